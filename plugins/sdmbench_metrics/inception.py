@@ -1,0 +1,60 @@
+"""The ``inception`` feature extractor: torch-fidelity's InceptionV3 (the
+TF-FID weights, 2048-d pool features), the standard FID.
+
+torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth`` when a
+network exists; ``--inception-weights PATH`` gives the file offline. The
+extractor's version is the SHA-256 of the weights file.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from sdmbench.data import ImageData
+from sdmbench.errors import UsageError
+from sdmbench.scoring.extractor import FeatureExtractor
+
+WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class InceptionExtractor(FeatureExtractor):
+    name = "inception"
+    dim = 2048
+
+    def __init__(self, weights: str | None = None, device="cpu"):
+        import torch_fidelity
+
+        if weights is not None and not Path(weights).is_file():
+            raise UsageError(f"--inception-weights {weights}: no such file")
+        try:
+            self.net = torch_fidelity.FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights).to(device).eval()
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise UsageError(
+                f"Inception FID weights unavailable ({type(exc).__name__}: {str(exc)[:80]}); download "
+                f"{WEIGHTS_FILE} (torch-fidelity's release) and pass --inception-weights PATH, "
+                "or use --extractor classifier") from None
+        path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+        self.version = _sha256(path)[:16] if path.is_file() else "6726825d"
+        self.device = device
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        return self.net(images.to(self.device))[0]
+
+
+def make_inception(data: ImageData, *, device="cpu", inception_weights=None, **options) -> InceptionExtractor:
+    return InceptionExtractor(inception_weights, device)

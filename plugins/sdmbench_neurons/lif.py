@@ -1,0 +1,47 @@
+"""Leaky integrate-and-fire neuron on norse's ``lif_box`` step.
+
+norse integrates ``dv/dt = (v_leak - v + i) / tau_mem`` with Euler steps of
+``dt``; with ``dt = 1`` and ``tau_mem = tau`` one step is::
+
+    U[n] = V[n-1] + (I[n] - V[n-1]) / tau     (leak + charge, v_leak = 0)
+    S[n] = H(U[n] - v_th)
+    V[n] = U[n] * (1 - S[n])                  (hard reset to 0)
+
+the LIF of Spiking-Diffusion (tau = 2). The surrogate gradient is norse's
+(``method``: super, tanh, triangle, circ, heavi_erfc; ``alpha`` its sharpness).
+"""
+import torch
+from torch import nn
+from norse.torch.functional.lif_box import (LIFBoxFeedForwardState, LIFBoxParameters,
+                                            lif_box_feed_forward_step)
+
+
+class LIFNeuron(nn.Module):
+    """``[T, B, ...]`` currents -> ``[T, B, ...]`` spikes; no state kept."""
+
+    def __init__(self, T: int, v_th: float = 1.0, tau: float = 2.0,
+                 method: str = "super", alpha: float = 4.0):
+        super().__init__()
+        if tau < 1.0:
+            raise ValueError(f"LIF tau must be >= 1 time step, got {tau}")
+        self.T, self.v_th, self.tau, self.method, self.alpha = T, v_th, tau, method, alpha
+        self.p = LIFBoxParameters(
+            tau_mem_inv=torch.as_tensor(1.0 / tau), v_leak=torch.as_tensor(0.0),
+            v_th=torch.as_tensor(float(v_th)), v_reset=torch.as_tensor(0.0),
+            method=method, alpha=torch.as_tensor(float(alpha)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
+        out = []
+        for current in x.unbind(0):
+            s, state = lif_box_feed_forward_step(current, state, self.p, dt=1.0)
+            out.append(s)
+        return torch.stack(out)
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, v_th={self.v_th}, tau={self.tau}, method={self.method}, alpha={self.alpha}"
+
+
+def make_lif(T: int, v_th: float = 1.0, **params) -> nn.Module:
+    return LIFNeuron(T, v_th=v_th, **params)

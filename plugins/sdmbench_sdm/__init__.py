@@ -1,0 +1,34 @@
+"""The SDDPM / SDM spiking U-Net (backbone ``sdm-unet``), the model ``sdm``
+(spiking U-Net + DDPM) and its ANN twin ``ddpm`` (same U-Net, Swish, T = 1)."""
+import sdmbench
+from sdmbench.model import ModelRecipe
+
+from .unet import make_unet
+
+SMOKE = dict(image_size=16, backbone=dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0),
+             T=4, train_steps=60, batch_size=32, lr=2e-3, ema_decay=0.99,
+             sampler="ddim", sample_steps=10, num_samples=128, sample_batch_size=128,
+             reference_images=2000)
+QUICK = dict(image_size=32, backbone=dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, dropout=0.0),
+             T=4, train_steps=1500, batch_size=64, lr=1e-3, ema_decay=0.995,
+             sampler="ddim", sample_steps=20, num_samples=500, sample_batch_size=250,
+             reference_images=10000)
+PAPER = dict(image_size=None, backbone=dict(ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, dropout=0.1),
+             T=4, train_steps=500_000, batch_size=128, lr=2e-4, ema_decay=0.9999,
+             sampler="ddpm", sample_steps=1000, num_samples=50_000, sample_batch_size=500,
+             extractor="inception", reference_images=50_000)
+PRESETS = {"smoke": SMOKE, "quick": QUICK, "paper": PAPER}
+
+
+@sdmbench.hookimpl
+def sdmbench_register_backbones(registry):
+    registry.add("sdm-unet", make_unet,
+                 description="spiking U-Net of SDDPM/SDM: pre-spike residual blocks, membrane readout")
+
+
+@sdmbench.hookimpl
+def sdmbench_register_models(registry):
+    registry.add("sdm", lambda: ModelRecipe("sdm-unet", "ddpm", PRESETS, spiking=True),
+                 description="Spiking Diffusion Model: spiking U-Net trained as a DDPM (Cao et al. 2024)")
+    registry.add("ddpm", lambda: ModelRecipe("sdm-unet", "ddpm", PRESETS, spiking=False),
+                 description="ANN twin of sdm: the same U-Net with Swish instead of neurons, T = 1")

@@ -1,0 +1,90 @@
+"""The spiking U-Net of SDDPM / SDM as a backbone: ``forward(x_t, t) -> eps``.
+
+Data flow for ``x_t: [B, C, H, W]`` and ``T`` spiking steps:
+
+1. Direct encoding: ``BN(conv3x3(x_t))`` is the same at every step, so it is
+   computed once and repeated T times: ``h: [T, B, ch, H, W]``.
+2. Down path of pre-spike :class:`ResBlock` s and :class:`Downsample` s,
+   middle blocks, up path with the real-valued skips concatenated.
+3. Tail per step: BN -> Swish -> conv3x3 to the image channels, then a per-step
+   refinement with residual ``y = y + conv3x3(y)``.
+4. Membrane readout ``out = sum_t 0.8^(T-1-t) y[t]``.
+
+With ``neuron=None`` every neuron is a Swish and T is 1: the ANN twin.
+"""
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from sdmbench.neuron import Swish, fold, unfold
+
+from .blocks import Downsample, ResBlock, TimeEmbedding, Upsample
+
+READOUT_DECAY = 0.8
+
+
+class SpikingUNet(nn.Module):
+    def __init__(self, neuron=None, *, T: int = 4, img_ch: int = 1, img_size: int = 32,
+                 ch: int = 32, ch_mult: Sequence[int] = (1, 2, 2), num_res_blocks: int = 1,
+                 dropout: float = 0.1):
+        super().__init__()
+        if neuron is None:
+            neuron, T = Swish, 1
+        down_factor = 2 ** (len(ch_mult) - 1)
+        if img_size % down_factor:
+            raise ValueError(f"image size {img_size} is not divisible by {down_factor} "
+                             f"(ch_mult {tuple(ch_mult)} downsamples {len(ch_mult) - 1} times)")
+        self.T, self.img_ch, self.img_size = T, img_ch, img_size
+        tdim = 4 * ch
+        self.time_embedding = TimeEmbedding(ch)
+        self.head = nn.Sequential(nn.Conv2d(img_ch, ch, 3, padding=1), nn.BatchNorm2d(ch))
+
+        self.down = nn.ModuleList()
+        skip_chs, now = [ch], ch
+        for level, mult in enumerate(ch_mult):
+            out = ch * mult
+            for _ in range(num_res_blocks):
+                self.down.append(ResBlock(now, out, tdim, neuron, dropout))
+                now = out
+                skip_chs.append(now)
+            if level != len(ch_mult) - 1:
+                self.down.append(Downsample(now, neuron))
+                skip_chs.append(now)
+        self.middle = nn.ModuleList([ResBlock(now, now, tdim, neuron, dropout),
+                                     ResBlock(now, now, tdim, neuron, dropout)])
+        self.up = nn.ModuleList()
+        for level, mult in reversed(list(enumerate(ch_mult))):
+            out = ch * mult
+            for _ in range(num_res_blocks + 1):
+                self.up.append(ResBlock(skip_chs.pop() + now, out, tdim, neuron, dropout))
+                now = out
+            if level != 0:
+                self.up.append(Upsample(now, neuron))
+        assert not skip_chs
+        self.tail = nn.Sequential(nn.BatchNorm2d(now), nn.SiLU(), nn.Conv2d(now, img_ch, 3, padding=1))
+        self.refine = nn.Conv2d(img_ch, img_ch, 3, padding=1)
+        weights = READOUT_DECAY ** torch.arange(T - 1, -1, -1, dtype=torch.float32)
+        self.register_buffer("readout", weights.view(T, 1, 1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        T = self.T
+        temb = self.time_embedding(t)
+        h = self.head(x).unsqueeze(0).expand(T, *x.shape[:1], -1, *x.shape[2:])
+        skips = [h]
+        for block in self.down:
+            h = block(h, temb)
+            skips.append(h)
+        for block in self.middle:
+            h = block(h, temb)
+        for block in self.up:
+            if isinstance(block, ResBlock):
+                h = torch.cat([h, skips.pop()], dim=2)
+            h = block(h, temb)
+        y = self.tail(fold(h))
+        y = unfold(y + self.refine(y), T)
+        return (self.readout * y).sum(0)
+
+
+def make_unet(neuron=None, **config) -> SpikingUNet:
+    return SpikingUNet(neuron, **config)

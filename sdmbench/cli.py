@@ -1,0 +1,160 @@
+"""The ``sdmbench`` command line (typer + rich).
+
+Bad input (a :class:`~sdmbench.errors.UsageError` or a usage error of the
+command line itself) prints one line, ``error: ...``, on stderr and exits
+with status 2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+
+from sdmbench import __version__
+from sdmbench import plugins as plugin_loader
+from sdmbench.errors import UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, sample and score spiking diffusion models under one protocol.")
+out = Console()
+err = Console(stderr=True)
+PLURAL = {"process": "processes"}
+
+
+def _warn_failures(plugins) -> None:
+    for name, reason in plugins.failures.items():
+        print(f"warning: plugin '{name}' failed to load and is skipped: {reason}", file=sys.stderr)
+
+
+@app.command("plugins")
+def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
+    """List every registered neuron, backbone, process, dataset, metric, extractor and model."""
+    plugins = plugin_loader.get()
+    listing = {kind: [{"name": e.name, "description": e.description, "plugin": e.plugin,
+                       "distribution": plugins.loaded.get(e.plugin, "?")} for e in registry]
+               for kind, registry in plugins.registries.items()}
+    if as_json:
+        print(json.dumps({"plugins": listing, "failed": plugins.failures, "disabled": plugins.disabled}, indent=2))
+        return
+    _warn_failures(plugins)
+    for kind, entries in listing.items():
+        table = Table(title=PLURAL.get(kind, kind + "s"), title_justify="left", expand=False)
+        for col in ("name", "description", "plugin (distribution)"):
+            table.add_column(col)
+        for e in entries:
+            table.add_row(e["name"], e["description"], f"{e['plugin']} ({e['distribution']})")
+        out.print(table)
+
+
+@app.command("run")
+def run_cmd(
+    model: str = typer.Option("sdm", help="model recipe (sdmbench plugins)"),
+    neuron: str = typer.Option("if", help="spiking neuron"),
+    dataset: str = typer.Option(..., help="dataset name"),
+    preset: str = typer.Option("smoke", help="smoke (tests, <90 s CPU), quick (~15 min CPU), paper (GPU)"),
+    split: Optional[str] = typer.Option(None, help="training/reference split: train or test"),
+    T: Optional[int] = typer.Option(None, "--T", help="spiking time steps"),
+    threshold: Optional[float] = typer.Option(None, help="firing threshold v_th"),
+    sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim)"),
+    sample_steps: Optional[int] = typer.Option(None, help="denoising steps when sampling"),
+    num_samples: Optional[int] = typer.Option(None, help="images generated for scoring"),
+    train_steps: Optional[int] = typer.Option(None, help="optimiser steps"),
+    batch_size: Optional[int] = typer.Option(None, help="training batch size"),
+    extractor: Optional[str] = typer.Option(None, help="FID feature extractor: classifier or inception"),
+    inception_weights: Optional[Path] = typer.Option(None, help="path to torch-fidelity's Inception weights"),
+    seed: Optional[int] = typer.Option(None, help="random seed"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
+    data_root: Optional[Path] = typer.Option(None, help="folder with datasets (else $SDMBENCH_DATA)"),
+    results_dir: Optional[Path] = typer.Option(None, help="where records go (else $SDMBENCH_RESULTS, ./results)"),
+):
+    """Train, sample, score and record one model."""
+    from sdmbench.config import resolve
+    from sdmbench.runner import execute
+
+    plugins = plugin_loader.get()
+    _warn_failures(plugins)
+    recipe = plugins.model.get(model)()
+    overrides = dict(model=model, neuron=neuron, dataset=dataset, preset=preset, split=split, T=T,
+                     threshold=threshold, sampler=sampler, sample_steps=sample_steps, num_samples=num_samples,
+                     train_steps=train_steps, batch_size=batch_size, extractor=extractor,
+                     inception_weights=str(inception_weights) if inception_weights else None, seed=seed,
+                     device=device, threads=threads, data_root=str(data_root) if data_root else None,
+                     results_dir=str(results_dir) if results_dir else None)
+    config = resolve(recipe.preset(preset), overrides)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("eta"), TimeRemainingColumn(), console=err, transient=False)
+    with progress:
+        folder = execute(config, progress=progress, plugins=plugins, log=err.print)
+    record = json.loads((folder / "record.json").read_text())
+    m = record["metrics"]
+    out.print(f"FID ({record['protocol']['extractor']}) {m.get('fid', float('nan')):.2f} · energy "
+              f"{m.get('energy_per_image_mj', float('nan')):.4f} mJ/image · mean firing rate "
+              f"{m.get('mean_firing_rate') if m.get('mean_firing_rate') is not None else '-'}")
+    out.print(f"record: {folder / 'record.json'}")
+    out.print(f"samples: {folder / 'samples.png'}")
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    results_dir: Optional[Path] = typer.Option(None, help="folder of run records (else $SDMBENCH_RESULTS, ./results)"),
+    dataset: Optional[str] = typer.Option(None, help="only this dataset"),
+    fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json"),
+    output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
+):
+    """Rank recorded runs by FID within each (dataset, protocol)."""
+    from sdmbench import leaderboard
+    from sdmbench.config import results_dir as pick_results_dir
+    from sdmbench.records import load_records
+
+    formats = {"table": None, "markdown": leaderboard.to_markdown, "csv": leaderboard.to_csv,
+               "json": leaderboard.to_json}
+    if fmt not in formats:
+        raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(formats)}")
+    folder = Path(pick_results_dir(str(results_dir) if results_dir else None))
+    records, problems = load_records(folder)
+    for p in problems:
+        print(f"warning: skipped unreadable record {p}", file=sys.stderr)
+    table = leaderboard.rows(records, dataset)
+    if not table:
+        print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)
+    if fmt == "table":
+        if table:
+            out.print(leaderboard.to_rich(table))
+        return
+    text = formats[fmt](table)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("version")
+def version_cmd():
+    """Print the sdmbench version."""
+    print(__version__)
+
+
+def main(argv=None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        print(f"error: {exc.format_message()}".replace("\n", " "), file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was recorded for the unfinished run", file=sys.stderr)
+        sys.exit(130)

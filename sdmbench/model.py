@@ -1,0 +1,29 @@
+"""A model is a named recipe: which backbone, which process, and the default
+configuration of each preset (``smoke``, ``quick``, ``paper``).
+
+Preset dictionaries use the field names of :class:`sdmbench.config.RunConfig`;
+``backbone`` and ``process`` entries are the keyword arguments of those
+factories. ``spiking=False`` marks an ANN twin: it receives ``neuron=None``
+and runs with T = 1.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+PRESETS = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    backbone: str
+    process: str
+    presets: Dict[str, Dict[str, Any]]
+    spiking: bool = True
+    description: str = ""
+    extras: Dict[str, Any] = field(default_factory=dict)
+
+    def preset(self, name: str) -> Dict[str, Any]:
+        from sdmbench.errors import unknown_name
+
+        if name not in self.presets:
+            raise unknown_name("preset", name, self.presets)
+        return dict(self.presets[name])

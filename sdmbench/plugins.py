@@ -1,0 +1,146 @@
+"""Plugin discovery: every plugin, built-in or not, arrives through the
+``sdmbench`` entry-point group and fills the registries through the hooks of
+:mod:`sdmbench.hookspecs`.
+
+- ``SDMBENCH_DISABLE_PLUGINS=name,...`` skips plugins by entry-point name or
+  by distribution name.
+- A plugin that fails to import (or implements a misspelt hook) is recorded in
+  :attr:`Plugins.failures` and skipped; the command line reports it by name.
+- A name registered by two plugins is a :class:`~sdmbench.errors.UsageError`
+  naming both.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import pluggy
+
+from sdmbench import hookspecs
+from sdmbench.errors import UsageError
+from sdmbench.registry import DuplicateName, Registry
+
+GROUP = "sdmbench"
+
+#: plugin kind -> the hook that fills its registry
+KINDS: Dict[str, str] = {
+    "neuron": "sdmbench_register_neurons",
+    "backbone": "sdmbench_register_backbones",
+    "process": "sdmbench_register_processes",
+    "dataset": "sdmbench_register_datasets",
+    "metric": "sdmbench_register_metrics",
+    "extractor": "sdmbench_register_extractors",
+    "model": "sdmbench_register_models",
+}
+
+
+@dataclass
+class Plugins:
+    """The loaded plugins: one registry per kind, and what failed to load."""
+
+    registries: Dict[str, Registry]
+    loaded: Dict[str, str] = field(default_factory=dict)  # plugin name -> distribution
+    failures: Dict[str, str] = field(default_factory=dict)  # plugin name -> reason
+    disabled: List[str] = field(default_factory=list)
+
+    def __getattr__(self, kind: str) -> Registry:
+        # plugins.neuron, plugins.model, ...
+        registries = self.__dict__.get("registries", {})
+        if kind in registries:
+            return registries[kind]
+        raise AttributeError(kind)
+
+
+def disabled_names() -> set:
+    raw = os.environ.get("SDMBENCH_DISABLE_PLUGINS", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=GROUP), key=lambda ep: ep.name)
+
+
+def build(modules: Iterable[Tuple[str, object]] = (), *, entry_points: bool = True) -> Plugins:
+    """Load plugins and fill the registries.
+
+    ``modules`` are extra ``(name, module_or_object)`` plugins registered
+    directly (what :mod:`sdmbench.testing` uses); ``entry_points=False`` skips
+    discovery.
+    """
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(registries={kind: Registry(kind) for kind in KINDS})
+    skip = disabled_names()
+    candidates: List[Tuple[str, str, Optional[object]]] = []
+    if entry_points:
+        for ep in _entry_points():
+            dist = ep.dist.name if ep.dist is not None else "?"
+            if ep.name in skip or dist in skip:
+                plugins.disabled.append(ep.name)
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    obj = ep.load()
+            except Exception as exc:  # a broken plugin must not kill the CLI
+                plugins.failures[ep.name] = f"{type(exc).__name__}: {exc}"
+                continue
+            candidates.append((ep.name, dist, obj))
+    for name, obj in modules:
+        candidates.append((name, "(local)", obj))
+
+    for name, dist, obj in candidates:
+        if pm.is_registered(obj) or pm.has_plugin(name):
+            continue
+        try:
+            pm.register(obj, name=name)
+        except Exception as exc:
+            plugins.failures[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        plugins.loaded[name] = dist
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        plugins.failures[str(exc.plugin)] = f"unknown hook: {exc}"
+        pm.unregister(name=str(exc.plugin))
+        plugins.loaded.pop(str(exc.plugin), None)
+
+    names = [name for name, _ in pm.list_name_plugin()]
+    for kind, hook in KINDS.items():
+        registry = plugins.registries[kind]
+        for name in sorted(names, key=_builtin_first):
+            others = [pm.get_plugin(n) for n in names if n != name]
+            caller = pm.subset_hook_caller(hook, remove_plugins=others)
+            registry.current_plugin = name
+            try:
+                caller(registry=registry)
+            except DuplicateName as exc:
+                raise UsageError(str(exc)) from None
+            except Exception as exc:
+                plugins.failures.setdefault(name, f"{type(exc).__name__} in {hook}: {exc}")
+        registry.current_plugin = "<unknown>"
+    return plugins
+
+
+def _builtin_first(name: str) -> Tuple[int, str]:
+    return (0 if name.startswith("sdmbench") else 1, name)
+
+
+_CACHE: Optional[Plugins] = None
+
+
+def get() -> Plugins:
+    """The process-wide plugins, discovered once."""
+    global _CACHE
+    if _CACHE is None:
+        _CACHE = build()
+    return _CACHE
+
+
+def reset() -> None:
+    """Forget the discovered plugins (tests that change the environment)."""
+    global _CACHE
+    _CACHE = None

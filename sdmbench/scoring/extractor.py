@@ -1,0 +1,36 @@
+"""Feature extractors: what FID looks through.
+
+Contract: a registered factory ``factory(data: ImageData, *, device, options)``
+returns a :class:`FeatureExtractor`. ``extractor(images)`` maps uint8
+``[N, C, H, W]`` images of any size to float64 features ``[N, D]``;
+``version`` identifies the weights (a content hash), so records made through
+different weights are never ranked together.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+
+class FeatureExtractor:
+    name: str = "?"
+    version: str = "?"
+    dim: int = 0
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, batch_size: int = 500,
+                 on_batch: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"feature extractors take uint8 [N, C, H, W] images, got {images.dtype} "
+                             f"{tuple(images.shape)}")
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            out.append(self.features(chunk).double().cpu())
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return torch.cat(out)
