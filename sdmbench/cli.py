@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
@@ -21,6 +20,11 @@ from rich.table import Table
 from sdmbench import __version__
 from sdmbench import plugins as plugin_loader
 from sdmbench.errors import UsageError
+
+try:  # typer >= 0.20 vendors click as typer._click
+    from typer._click import exceptions as _click_exc
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as _click_exc
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, sample and score spiking diffusion models under one protocol.")
@@ -144,15 +148,13 @@ def version_cmd():
 
 
 def main(argv=None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     try:
         app(args=argv, standalone_mode=False)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
+    except _click_exc.ClickException as exc:
         print(f"error: {exc.format_message()}".replace("\n", " "), file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -101,12 +101,15 @@ def build(modules: Iterable[Tuple[str, object]] = (), *, entry_points: bool = Tr
             plugins.failures[name] = f"{type(exc).__name__}: {exc}"
             continue
         plugins.loaded[name] = dist
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        plugins.failures[str(exc.plugin)] = f"unknown hook: {exc}"
-        pm.unregister(name=str(exc.plugin))
-        plugins.loaded.pop(str(exc.plugin), None)
+    while True:  # a misspelt hook disables its plugin, reported by name
+        try:
+            pm.check_pending()
+            break
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or str(exc.plugin)
+            plugins.failures[name] = str(exc)
+            pm.unregister(exc.plugin)
+            plugins.loaded.pop(name, None)
 
     names = [name for name, _ in pm.list_name_plugin()]
     for kind, hook in KINDS.items():

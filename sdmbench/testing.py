@@ -38,7 +38,7 @@ def check_neuron(factory: Callable[..., Any], T: int = 4, v_th: float = 1.0, **p
     s = module(x)
     assert s.shape == x.shape, f"spikes have shape {tuple(s.shape)}, input {tuple(x.shape)}"
     assert bool(((s == 0) | (s == 1)).all()), "a neuron must emit 0/1 spikes"
-    assert 0 < float(s.mean()) < 1, "with strong random input some, not all, neurons must fire"
+    assert 0 < float(s.detach().mean()) < 1, "with strong random input some, not all, neurons must fire"
     s.sum().backward()
     assert x.grad is not None and bool(x.grad.abs().sum() > 0), "no surrogate gradient reaches the input"
     with torch.no_grad():

@@ -1,0 +1,128 @@
+"""The command line as a new user meets it: plugins, a smoke run end to end,
+the leaderboard, and one-line errors with exit status 2 for bad input."""
+import json
+import time
+
+import pytest
+
+from conftest import SHARED_DATA, needs_debian_fmnist, needs_shared_mnist, run_cli
+
+
+def test_plugins_lists_the_builtins_with_their_origin():
+    code, out, err = run_cli("plugins", "--json")
+    assert code == 0, err
+    listing = json.loads(out)["plugins"]
+    names = {kind: {e["name"] for e in entries} for kind, entries in listing.items()}
+    assert {"if", "lif"} <= names["neuron"]
+    assert {"sdm", "ddpm"} <= names["model"]
+    assert {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba", "lsun-bedroom"} <= names["dataset"]
+    assert {"fid", "energy"} <= names["metric"]
+    if_entry = next(e for e in listing["neuron"] if e["name"] == "if")
+    assert if_entry["distribution"] == "sdmbench" and if_entry["description"]
+    code, out, _ = run_cli("plugins")
+    assert code == 0 and "fashion-mnist" in out and "sdmbench-neurons" in out
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """The two smoke runs of the acceptance list, into one results folder."""
+    results = tmp_path_factory.mktemp("results")
+    runs = {}
+    for name, extra in [("fashion-mnist", ["--dataset", "fashion-mnist"]),
+                        ("mnist", ["--dataset", "mnist", "--split", "test", "--data-root", str(SHARED_DATA)])]:
+        start = time.perf_counter()
+        code, out, err = run_cli("run", "--model", "sdm", "--neuron", "if", *extra, "--preset", "smoke",
+                                 "--results-dir", str(results))
+        runs[name] = (code, out, err, time.perf_counter() - start)
+    return results, runs
+
+
+def record_of(results, dataset):
+    [path] = [p for p in results.glob("*/record.json") if json.loads(p.read_text())["dataset"] == dataset]
+    return path.parent, json.loads(path.read_text())
+
+
+@needs_debian_fmnist
+@needs_shared_mnist
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist"])
+def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, dataset):
+    results, runs = smoke_runs
+    code, out, err, seconds = runs[dataset]
+    assert code == 0, err[-2000:]
+    assert seconds < 90, f"smoke run took {seconds:.0f} s"
+    folder, record = record_of(results, dataset)
+    assert record["protocol"]["extractor"] == "classifier"
+    assert record["metrics"]["fid"] > 0
+    assert record["metrics"]["energy_per_image_mj"] > 0
+    assert record["energy"]["sops"] > 0 and record["energy"]["macs"] > 0
+    assert len(record["firing_rates"]) == 18 and all(0 <= r <= 1 for r in record["firing_rates"].values())
+    assert (folder / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for key in ("schema_version", "run_id", "config", "protocol", "wall_times", "git_commit", "packages",
+                "hardware"):
+        assert key in record
+    assert record["config"]["split"] == ("test" if dataset == "mnist" else "train")
+
+
+@needs_debian_fmnist
+@needs_shared_mnist
+def test_leaderboard_shows_both_runs_in_every_format(smoke_runs):
+    results, runs = smoke_runs
+    code, out, err = run_cli("leaderboard", "--results-dir", str(results))
+    assert code == 0, err
+    assert "fashion-mnist" in out and "mnist" in out
+    code, out, _ = run_cli("leaderboard", "--results-dir", str(results), "--format", "markdown")
+    table_rows = [line for line in out.splitlines() if line.startswith("| ") and "rank" not in line]
+    headers = [line for line in out.splitlines() if line.startswith("| rank")]
+    assert code == 0 and len(table_rows) == 2 and len(headers) == 2  # two datasets: two groups
+    code, out, _ = run_cli("leaderboard", "--results-dir", str(results), "--format", "json", "--dataset", "mnist")
+    assert code == 0 and [r["dataset"] for r in json.loads(out)] == ["mnist"]
+
+
+def assert_clean_failure(code, out, err, results, needle):
+    assert code == 2, (code, err)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in err
+    assert not results.exists() or not any(results.iterdir()), "a failed run left files behind"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--neuron", "lifx"], "unknown neuron 'lifx'"),
+    (["--model", "sdmm"], "Did you mean 'sdm'?"),
+    (["--dataset", "cifar-10"], "unknown dataset 'cifar-10'"),
+    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--T", "0"], "--T must be at least 1"),
+    (["--sampler", "euler"], "unknown sampler"),
+    (["--num-samples", "1"], "--num-samples"),
+])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, needle):
+    results = tmp_path / "results"
+    base = {"--model": "sdm", "--neuron": "if", "--dataset": "fashion-mnist", "--preset": "smoke"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = [x for pair in base.items() for x in pair] + [a for a in args if a not in base and a not in base.values()]
+    code, out, err = run_cli("run", *argv, "--results-dir", str(results))
+    assert_clean_failure(code, out, err, results, needle)
+
+
+def test_a_dataset_that_is_not_on_disk(tmp_path):
+    results = tmp_path / "results"
+    code, out, err = run_cli("run", "--dataset", "kmnist", "--data-root", str(tmp_path / "empty"),
+                             "--results-dir", str(results))
+    assert_clean_failure(code, out, err, results, "dataset 'kmnist' not found")
+    assert not any(p for p in results.iterdir() if p.name != ".tmp") if results.exists() else True
+
+
+def test_an_unwritable_results_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = run_cli("run", "--dataset", "fashion-mnist", "--results-dir", str(blocker / "results"))
+    assert_clean_failure(code, out, err, blocker / "results", "not writable")
+
+
+def test_unknown_leaderboard_format_and_missing_option():
+    code, _, err = run_cli("leaderboard", "--format", "xml")
+    assert code == 2 and err.strip().startswith("error:") and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("run", "--model", "sdm")
+    assert code == 2 and "--dataset" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,62 @@
+"""Neurons: exact trajectories by hand, surrogate gradients against finite
+differences, and the neuron contract for every registered neuron."""
+import math
+
+import pytest
+import torch
+
+from sdmbench import plugins
+from sdmbench.testing import check_neuron
+from sdmbench_neurons.integrate_fire import IFNeuron, if_step
+from sdmbench_neurons.lif import LIFNeuron
+from sdmbench_neurons.surrogate import SMOOTH, SURROGATES, spike
+
+
+def column(values):
+    return torch.tensor(values, dtype=torch.float32).view(-1, 1)
+
+
+def test_if_trajectory_by_hand():
+    # U = V + I: 0.6 | 1.2 -> fire, reset to 0 | 0.6 | 1.2 -> fire
+    assert IFNeuron(4)(column([0.6, 0.6, 0.6, 0.6])).flatten().tolist() == [0, 1, 0, 1]
+    # a current of exactly v_th fires at once (H(0) = 1)
+    assert IFNeuron(3)(column([1.0, 0.0, 0.0])).flatten().tolist() == [1, 0, 0]
+
+
+def test_if_step_resets_membrane_to_zero_and_keeps_subthreshold_charge():
+    s, v = if_step(torch.tensor([0.4, 1.5]), torch.tensor([0.5, 0.0]))
+    assert s.tolist() == [0.0, 1.0]
+    assert torch.allclose(v, torch.tensor([0.9, 0.0]))
+
+
+def test_if_threshold_changes_firing():
+    x = column([0.55, 0.55, 0.55, 0.55])  # U = 0.55, 1.1, ...
+    assert IFNeuron(4, v_th=1.0)(x).flatten().tolist() == [0, 1, 0, 1]
+    assert IFNeuron(4, v_th=1.2)(x).flatten().tolist() == [0, 0, 1, 0]  # U = 0.55, 1.1, 1.65
+
+
+def test_lif_trajectory_by_hand():
+    # tau = 2: U = V + (I - V)/2; I = 1.5: 0.75 | 1.125 -> fire | 0.75 | 1.125 -> fire
+    assert LIFNeuron(4, tau=2.0)(column([1.5] * 4)).flatten().tolist() == [0, 1, 0, 1]
+    # I = 1.0 never reaches v_th = 1: 0.5, 0.75, 0.875, 0.9375
+    assert LIFNeuron(4, tau=2.0)(column([1.0] * 4)).sum().item() == 0
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_surrogate_gradient_matches_finite_difference_of_its_smooth_function(name):
+    x = torch.linspace(-1.5, 1.5, 31, dtype=torch.float64).requires_grad_()
+    alpha, h = 2.0, 1e-6
+    spike(x, name, alpha).sum().backward()
+    fd = (SMOOTH[name](x.detach() + h, alpha) - SMOOTH[name](x.detach() - h, alpha)) / (2 * h)
+    assert torch.allclose(x.grad, fd, atol=1e-6)
+
+
+def test_atan_surrogate_peak_is_alpha_over_two():
+    x = torch.zeros(1, requires_grad=True)
+    spike(x, "atan", 2.0).sum().backward()
+    assert math.isclose(x.grad.item(), 1.0)
+
+
+@pytest.mark.parametrize("name", plugins.get().neuron.names())
+def test_every_registered_neuron_honours_the_contract(name):
+    check_neuron(plugins.get().neuron.get(name).factory, T=4)

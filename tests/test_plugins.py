@@ -1,0 +1,93 @@
+"""The plugin system: registries, discovery through entry points, conflicts,
+broken and disabled plugins."""
+import types
+
+import pytest
+
+import sdmbench
+from sdmbench import plugins
+from sdmbench.errors import UsageError
+from sdmbench.registry import DuplicateName, Registry
+from sdmbench.testing import load_plugins
+
+
+def plugin_module(name, **hooks):
+    module = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        setattr(module, hook, sdmbench.hookimpl(fn))
+    return module
+
+
+def test_builtins_arrive_through_the_entry_point_group(sdmbench_plugins):
+    p = sdmbench_plugins
+    assert {"if", "lif"} <= set(p.neuron.names())
+    assert {"sdm", "ddpm"} <= set(p.model.names())
+    assert set(p.dataset.names()) >= {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba",
+                                      "lsun-bedroom"}
+    assert {"fid", "energy"} <= set(p.metric.names())
+    assert p.neuron.get("if").plugin == "sdmbench-neurons"
+    assert p.loaded["sdmbench-neurons"] == "sdmbench"
+
+
+def test_unknown_name_lists_what_exists_and_suggests_the_closest():
+    r = Registry("neuron")
+    r.add("lif", object)
+    r.add("if", object)
+    with pytest.raises(UsageError) as err:
+        r.get("liff")
+    assert "Did you mean 'lif'?" in str(err.value) and "if, lif" in str(err.value)
+
+
+def test_a_name_registered_twice_names_both_plugins():
+    r = Registry("neuron")
+    r.current_plugin = "first"
+    r.add("if", object)
+    r.current_plugin = "second"
+    with pytest.raises(DuplicateName, match="'first' and by plugin 'second'"):
+        r.add("if", object)
+
+
+def test_a_duplicate_across_installed_plugins_is_a_usage_error():
+    clash = plugin_module("clash", sdmbench_register_neurons=lambda registry: registry.add("if", object))
+    with pytest.raises(UsageError, match="sdmbench-neurons.*clash"):
+        load_plugins(clash)
+
+
+@pytest.mark.parametrize("bad", ["has space", "a/b", "", "Upper"])
+def test_names_with_whitespace_separators_or_capitals_are_refused(bad):
+    with pytest.raises(ValueError):
+        Registry("neuron").add(bad, object)
+
+
+def test_a_local_plugin_registers_through_the_same_hooks():
+    extra = plugin_module("extra", sdmbench_register_neurons=lambda registry: registry.add(
+        "toy", object, description="a toy"))
+    p = load_plugins(extra, entry_points=False)
+    assert p.neuron.names() == ["toy"] and p.neuron.get("toy").description == "a toy"
+
+
+def test_a_plugin_that_fails_to_import_is_reported_not_fatal(monkeypatch):
+    class Broken:
+        name, dist = "broken-plugin", None
+
+        def load(self):
+            raise ImportError("no module named 'missing_dependency'")
+
+    real = plugins._entry_points()
+    monkeypatch.setattr(plugins, "_entry_points", lambda: [*real, Broken()])
+    p = plugins.build()
+    assert "missing_dependency" in p.failures["broken-plugin"]
+    assert "if" in p.neuron  # the others still load
+
+
+def test_a_misspelt_hook_is_reported():
+    typo = plugin_module("typo", sdmbench_register_neuron=lambda registry: None)
+    p = load_plugins(typo, entry_points=False)
+    assert "typo" in p.failures and "typo" not in p.loaded
+
+
+def test_disable_plugins_by_name(monkeypatch):
+    monkeypatch.setenv("SDMBENCH_DISABLE_PLUGINS", "sdmbench-neurons, other")
+    p = plugins.build()
+    assert len(p.neuron) == 0 and "sdmbench-neurons" in p.disabled
+    assert "sdm" in p.model

@@ -1,0 +1,50 @@
+"""The spiking U-Net backbone."""
+import pytest
+import torch
+
+from sdmbench.neuron import is_neuron, neuron_maker
+from sdmbench.errors import UsageError
+from sdmbench_neurons import make_if
+from sdmbench_sdm.unet import SpikingUNet
+
+SMALL = dict(img_ch=1, img_size=16, ch=8, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0)
+
+
+def test_forward_maps_noisy_images_to_noise_of_the_same_shape():
+    net = SpikingUNet(neuron_maker(make_if, 4), T=4, **SMALL)
+    x = torch.randn(3, 1, 16, 16)
+    assert net(x, torch.tensor([0, 10, 999])).shape == x.shape
+
+
+def test_membrane_readout_weights_are_decay_powers_latest_step_heaviest():
+    net = SpikingUNet(neuron_maker(make_if, 4), T=4, **SMALL)
+    assert net.readout.flatten().tolist() == pytest.approx([0.8 ** 3, 0.8 ** 2, 0.8, 1.0])
+
+
+def test_the_ann_twin_has_the_same_parameters_and_no_neurons():
+    snn = SpikingUNet(neuron_maker(make_if, 4), T=4, **SMALL)
+    ann = SpikingUNet(None, T=4, **SMALL)
+    assert ann.T == 1
+    shapes = lambda m: [tuple(p.shape) for p in m.parameters()]
+    assert shapes(ann) == shapes(snn)
+    assert not any(is_neuron(m) for m in ann.modules())
+    assert sum(is_neuron(m) for m in snn.modules()) == 18  # 2 per res block (9), 1 per down/up sample
+
+
+def test_eval_forward_is_deterministic_and_batch_independent():
+    torch.manual_seed(0)
+    net = SpikingUNet(neuron_maker(make_if, 2), T=2, **SMALL).eval()
+    x, t = torch.randn(4, 1, 16, 16), torch.tensor([5, 50, 500, 900])
+    full = net(x, t)
+    assert torch.equal(full, net(x, t))
+    assert torch.allclose(full[1:2], net(x[1:2], t[1:2]), atol=1e-5)
+
+
+def test_image_size_must_survive_the_downsampling():
+    with pytest.raises(ValueError, match="not divisible"):
+        SpikingUNet(None, T=1, img_ch=1, img_size=18, ch=8, ch_mult=(1, 2, 2, 2))
+
+
+def test_zero_time_steps_is_refused():
+    with pytest.raises(UsageError, match="T must be"):
+        neuron_maker(make_if, 0)
