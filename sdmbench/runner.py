@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 import torch
 from torchvision.utils import save_image
 
-from sdmbench import plugins as plugin_loader
+from sdmbench import allocator, plugins as plugin_loader
 from sdmbench.config import RunConfig
 from sdmbench.data import to_uint8
 from sdmbench.errors import UsageError
@@ -94,6 +94,7 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print) -> Path:
     """Run ``config`` end to end; return the run folder holding ``record.json``."""
     built = resolve_plugins(config, plugins)
     device = pick_device(config.device)
+    allocator.tune()
     if config.threads:
         torch.set_num_threads(config.threads)
     run_id = make_run_id(config)

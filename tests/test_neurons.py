@@ -60,3 +60,12 @@ def test_atan_surrogate_peak_is_alpha_over_two():
 @pytest.mark.parametrize("name", plugins.get().neuron.names())
 def test_every_registered_neuron_honours_the_contract(name):
     check_neuron(plugins.get().neuron.get(name).factory, T=4)
+
+
+def test_if_inference_path_equals_the_autograd_path():
+    x = torch.randn(4, 8, 3, 5, 5) * 1.5
+    neuron = IFNeuron(4, v_th=0.9)
+    with torch.no_grad():
+        fast = neuron(x)
+    slow = neuron(x.clone().requires_grad_())
+    assert torch.equal(fast, slow.detach())

@@ -33,12 +33,27 @@ class IFNeuron(nn.Module):
         self.T, self.v_th, self.surrogate, self.alpha = T, v_th, surrogate, alpha
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return self._forward_inference(x)
         v = torch.zeros_like(x[0])
         out = []
         for current in x.unbind(0):
             s, v = if_step(current, v, self.v_th, self.surrogate, self.alpha)
             out.append(s)
         return torch.stack(out)
+
+    @torch.no_grad()
+    def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """The same equations in place, without autograd bookkeeping."""
+        out = torch.empty_like(x)
+        v = torch.zeros_like(x[0])
+        fired = torch.empty(x.shape[1:], dtype=torch.bool, device=x.device)
+        for t in range(x.shape[0]):
+            v.add_(x[t])
+            torch.ge(v, self.v_th, out=fired)
+            out[t].copy_(fired)
+            v.masked_fill_(fired, 0.0)
+        return out
 
     def extra_repr(self) -> str:
         return f"T={self.T}, v_th={self.v_th}, surrogate={self.surrogate}, alpha={self.alpha}"
