@@ -2,6 +2,7 @@
 the ``sdmbench`` entry-point group (examples/sdmbench-alif)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,8 +17,10 @@ EXAMPLE = REPO / "examples" / "sdmbench-alif"
 def installed(tmp_path_factory):
     """The example package really installed by pip into a target folder."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / "sdmbench-alif"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # keep the repo clean
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(EXAMPLE)], capture_output=True, text=True, timeout=300)
+                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert any(p.name.startswith("sdmbench_alif-") and p.suffix == ".dist-info" for p in target.iterdir())
     return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
