@@ -10,7 +10,7 @@ SMOKE = dict(image_size=16, backbone=dict(ch=16, ch_mult=(1, 2), num_res_blocks=
              sampler="ddim", sample_steps=10, num_samples=128, sample_batch_size=128,
              reference_images=2000)
 QUICK = dict(image_size=32, backbone=dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, dropout=0.0),
-             T=4, train_steps=600, batch_size=32, lr=1e-3, ema_decay=0.995,
+             T=4, train_steps=800, batch_size=32, lr=1e-3, ema_decay=0.995,
              sampler="ddim", sample_steps=20, num_samples=500, sample_batch_size=50,
              reference_images=10000)
 PAPER = dict(image_size=None, backbone=dict(ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, dropout=0.1),
