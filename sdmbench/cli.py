@@ -66,7 +66,7 @@ def run_cmd(
     preset: str = typer.Option("smoke", help="smoke (tests, <90 s CPU), quick (~15 min CPU), paper (GPU)"),
     split: Optional[str] = typer.Option(None, help="training/reference split: train or test"),
     T: Optional[int] = typer.Option(None, "--T", help="spiking time steps"),
-    threshold: Optional[float] = typer.Option(None, help="firing threshold v_th"),
+    threshold: Optional[float] = typer.Option(None, help="firing threshold v_th at inference (training uses 1.0)"),
     sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim)"),
     sample_steps: Optional[int] = typer.Option(None, help="denoising steps when sampling"),
     num_samples: Optional[int] = typer.Option(None, help="images generated for scoring"),

@@ -30,6 +30,7 @@ from sdmbench.scoring.protocol import make_protocol, protocol_key
 from sdmbench.training import train
 
 DEFAULT_METRICS = ("fid", "energy")
+TRAIN_THRESHOLD = 1.0  # v_th while training; --threshold changes it at inference only (SDM's threshold guidance)
 
 
 @dataclass
@@ -117,12 +118,7 @@ def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     T = config.T if built.recipe.spiking else 1
-    neuron = neuron_maker(built.neuron.factory, T, config.threshold, config.neuron_params) \
-        if built.neuron is not None else None
-    try:
-        backbone = built.backbone(neuron, T=T, img_ch=data.channels, img_size=data.image_size, **config.backbone)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"cannot build backbone '{built.recipe.backbone}': {exc}") from None
+    backbone = build_backbone(built, config, data, T, TRAIN_THRESHOLD)
     process = built.process(**config.process)
     params = sum(p.numel() for p in backbone.parameters())
     log(f"run {run_id}: {params / 1e6:.2f} M parameters, T={T}, {data.name}/{data.split} "
@@ -135,6 +131,12 @@ def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
     t0 = time.perf_counter()
     extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
     times["extractor_s"] = time.perf_counter() - t0
+
+    if built.neuron is not None and config.threshold != TRAIN_THRESHOLD:
+        # threshold guidance: the trained weights, run with another v_th at inference only
+        guided = build_backbone(built, config, data, T, config.threshold).to(device)
+        guided.load_state_dict(ema.state_dict())
+        ema = guided.eval()
 
     metrics = {name: entry() for name, entry in built.metrics.items()}
     t0 = time.perf_counter()
@@ -162,7 +164,7 @@ def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
         "run_id": run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": config.model, "neuron": config.neuron if built.recipe.spiking else None,
-        "dataset": data.name, "T": T, "threshold": config.threshold,
+        "dataset": data.name, "T": T, "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
         "parameters": params,
         "config": config.to_dict(),
         "protocol": protocol, "protocol_key": protocol_key(protocol),
@@ -180,6 +182,14 @@ def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
     final = tmp.parent / run_id
     os.replace(tmp, final)
     return final
+
+
+def build_backbone(built: Built, config: RunConfig, data, T: int, v_th: float):
+    neuron = neuron_maker(built.neuron.factory, T, v_th, config.neuron_params) if built.neuron is not None else None
+    try:
+        return built.backbone(neuron, T=T, img_ch=data.channels, img_size=data.image_size, **config.backbone)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"cannot build backbone '{built.recipe.backbone}': {exc}") from None
 
 
 @torch.no_grad()
