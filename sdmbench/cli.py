@@ -60,15 +60,17 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="machine-read
 
 @app.command("run")
 def run_cmd(
-    model: str = typer.Option("sdm", help="model recipe (sdmbench plugins)"),
-    neuron: str = typer.Option("if", help="spiking neuron"),
-    dataset: str = typer.Option(..., help="dataset name"),
-    preset: str = typer.Option("smoke", help="smoke (tests, <90 s CPU), quick (~15 min CPU), paper (GPU)"),
+    model: Optional[str] = typer.Option(None, help="model recipe (sdmbench plugins) [default: sdm]"),
+    neuron: Optional[str] = typer.Option(None, help="spiking neuron [default: if]"),
+    dataset: Optional[str] = typer.Option(None, help="dataset name (required unless --resume)"),
+    preset: Optional[str] = typer.Option(None, help="smoke (tests, <90 s CPU), quick (~15 min CPU), paper (GPU) "
+                                                   "[default: smoke]"),
     split: Optional[str] = typer.Option(None, help="training/reference split: train or test"),
     T: Optional[int] = typer.Option(None, "--T", help="spiking time steps"),
     threshold: Optional[float] = typer.Option(None, help="firing threshold v_th at inference (training uses 1.0)"),
-    sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim)"),
+    sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim, unmask)"),
     sample_steps: Optional[int] = typer.Option(None, help="denoising steps when sampling"),
+    temperature: Optional[float] = typer.Option(None, help="sampling temperature (discrete diffusion)"),
     num_samples: Optional[int] = typer.Option(None, help="images generated for scoring"),
     train_steps: Optional[int] = typer.Option(None, help="optimiser steps"),
     batch_size: Optional[int] = typer.Option(None, help="training batch size"),
@@ -79,25 +81,38 @@ def run_cmd(
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
     data_root: Optional[Path] = typer.Option(None, help="folder with datasets (else $SDMBENCH_DATA)"),
     results_dir: Optional[Path] = typer.Option(None, help="where records go (else $SDMBENCH_RESULTS, ./results)"),
+    resume: Optional[Path] = typer.Option(None, help="a run folder: reuse its config and its finished stages"),
+    rerun: Optional[str] = typer.Option(None, help="with --resume: train this stage (and later ones) again"),
 ):
     """Train, sample, score and record one model."""
     from sdmbench.config import resolve
-    from sdmbench.runner import execute
+    from sdmbench.runner import execute, saved_config
 
     plugins = plugin_loader.get()
     _warn_failures(plugins)
-    recipe = plugins.model.get(model)()
     overrides = dict(model=model, neuron=neuron, dataset=dataset, preset=preset, split=split, T=T,
-                     threshold=threshold, sampler=sampler, sample_steps=sample_steps, num_samples=num_samples,
-                     train_steps=train_steps, batch_size=batch_size, extractor=extractor,
+                     threshold=threshold, sampler=sampler, sample_steps=sample_steps, temperature=temperature,
+                     num_samples=num_samples, train_steps=train_steps, batch_size=batch_size, extractor=extractor,
                      inception_weights=str(inception_weights) if inception_weights else None, seed=seed,
                      device=device, threads=threads, data_root=str(data_root) if data_root else None,
                      results_dir=str(results_dir) if results_dir else None)
-    config = resolve(recipe.preset(preset), overrides)
+    if rerun and not resume:
+        raise UsageError("--rerun goes with --resume RUN_DIR")
+    if resume:
+        base = saved_config(resume)
+        base.pop("results_dir", None)
+        overrides.setdefault("results_dir", None)
+        if overrides["results_dir"] is None:
+            overrides["results_dir"] = str(resume.parent)
+    else:
+        if dataset is None:
+            raise UsageError("Missing option '--dataset' (or --resume RUN_DIR)")
+        base = plugins.model.get(model or "sdm")().preset(preset or "smoke")
+    config = resolve(base, overrides)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("eta"), TimeRemainingColumn(), console=err, transient=False)
     with progress:
-        folder = execute(config, progress=progress, plugins=plugins, log=err.print)
+        folder = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume, rerun=rerun)
     record = json.loads((folder / "record.json").read_text())
     m = record["metrics"]
     out.print(f"FID ({record['protocol']['extractor']}) {m.get('fid', float('nan')):.2f} · energy "

@@ -34,6 +34,7 @@ class RunConfig:
     ema_decay: float = 0.999
     sampler: str = "ddim"
     sample_steps: int = 10
+    temperature: float = 1.0
     num_samples: int = 64
     sample_batch_size: int = 64
     extractor: str = "classifier"
@@ -89,6 +90,7 @@ def validate(c: RunConfig) -> None:
          f"--device must be auto, cpu or cuda, got '{c.device}'"),
         (c.image_size is None or c.image_size >= 4, f"image size must be >= 4, got {c.image_size}"),
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
+        (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
     ]
     for ok, message in checks:
         if not ok:

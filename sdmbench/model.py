@@ -7,7 +7,7 @@ factories. ``spiking=False`` marks an ANN twin: it receives ``neuron=None``
 and runs with T = 1.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional
 
 PRESETS = ("smoke", "quick", "paper")
 
@@ -20,6 +20,8 @@ class ModelRecipe:
     spiking: bool = True
     description: str = ""
     extras: Dict[str, Any] = field(default_factory=dict)
+    #: the training/generation recipe (``sdmbench.pipeline.Pipeline`` subclass); None: DiffusionPipeline
+    pipeline: Optional[Callable[..., Any]] = None
 
     def preset(self, name: str) -> Dict[str, Any]:
         from sdmbench.errors import unknown_name

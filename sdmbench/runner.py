@@ -1,20 +1,24 @@
-"""One run, one direction: config -> model -> train -> sample -> score -> record.
+"""One run, one direction: config -> pipeline stages -> sample -> score -> record.
 
 Every name and setting is checked before any work starts. The run writes into
 a hidden folder ``<results>/.tmp-<run id>/`` that becomes ``<results>/<run id>/``
 only once the record is complete, so a failed run leaves no partial record.
+Each finished training stage is saved there as ``stage-<name>.pt``; if a later
+step fails, the folder is kept as ``<results>/<run id>.incomplete`` and
+``--resume`` continues from it.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from torchvision.utils import save_image
@@ -23,14 +27,13 @@ from sdmbench import allocator, plugins as plugin_loader
 from sdmbench.config import RunConfig
 from sdmbench.data import to_uint8
 from sdmbench.errors import UsageError
-from sdmbench.neuron import neuron_maker
-from sdmbench.records import SCHEMA_VERSION, RECORD_FILE, git_commit, hardware, package_versions, write_json_atomic
+from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext
+from sdmbench.records import RECORD_FILE, SCHEMA_VERSION, git_commit, hardware, package_versions, write_json_atomic
 from sdmbench.scoring.metric import ScoringContext
 from sdmbench.scoring.protocol import make_protocol, protocol_key
-from sdmbench.training import train
 
 DEFAULT_METRICS = ("fid", "energy")
-TRAIN_THRESHOLD = 1.0  # v_th while training; --threshold changes it at inference only (SDM's threshold guidance)
+CONFIG_FILE = "config.json"
 
 
 @dataclass
@@ -39,7 +42,6 @@ class Built:
 
     recipe: Any
     neuron: Any
-    backbone: Any
     process: Any
     dataset: Any
     extractor: Any
@@ -49,17 +51,11 @@ class Built:
 def resolve_plugins(config: RunConfig, plugins=None, metrics=DEFAULT_METRICS) -> Built:
     plugins = plugins or plugin_loader.get()
     recipe = plugins.model.get(config.model)()
-    neuron = plugins.neuron.get(config.neuron) if recipe.spiking else None
-    built = Built(recipe=recipe, neuron=neuron, backbone=plugins.backbone.get(recipe.backbone),
-                  process=plugins.process.get(recipe.process), dataset=plugins.dataset.get(config.dataset),
-                  extractor=plugins.extractor.get(config.extractor),
-                  metrics={name: plugins.metric.get(name) for name in metrics})
-    samplers = getattr(built.process.factory, "samplers", None)
-    if samplers is not None and config.sampler not in samplers:
-        from sdmbench.errors import unknown_name
-
-        raise unknown_name(f"sampler of process '{recipe.process}'", config.sampler, samplers)
-    return built
+    plugins.backbone.get(recipe.backbone)
+    return Built(recipe=recipe, neuron=plugins.neuron.get(config.neuron) if recipe.spiking else None,
+                 process=plugins.process.get(recipe.process), dataset=plugins.dataset.get(config.dataset),
+                 extractor=plugins.extractor.get(config.extractor),
+                 metrics={name: plugins.metric.get(name) for name in metrics})
 
 
 def pick_device(name: str) -> torch.device:
@@ -91,8 +87,25 @@ def make_run_id(config: RunConfig) -> str:
     return f"{config.model}-{neuron}-{config.dataset}-{config.preset}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def execute(config: RunConfig, progress=None, plugins=None, log=print) -> Path:
-    """Run ``config`` end to end; return the run folder holding ``record.json``."""
+def saved_config(run_dir: Path) -> Dict[str, Any]:
+    """The config a run folder was made with (for ``--resume``)."""
+    path = run_dir / CONFIG_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--resume {run_dir}: no {CONFIG_FILE} there; pass a run folder made by sdmbench run") \
+            from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--resume {run_dir}: unreadable {CONFIG_FILE} ({exc})") from None
+
+
+def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: Optional[Path] = None,
+            rerun: Optional[str] = None) -> Path:
+    """Run ``config`` end to end; return the run folder holding ``record.json``.
+
+    ``resume``: a run folder whose saved stages are reused (``rerun`` names
+    the first stage to train again)."""
+    plugins = plugins or plugin_loader.get()
     built = resolve_plugins(config, plugins)
     device = pick_device(config.device)
     allocator.tune()
@@ -100,15 +113,32 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print) -> Path:
         torch.set_num_threads(config.threads)
     run_id = make_run_id(config)
     tmp = prepare_results_dir(config, run_id)
+    write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
     try:
-        final = _execute(config, built, device, run_id, tmp, progress, log)
+        return _execute(config, built, plugins, device, run_id, tmp, progress, log, resume, rerun)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if any(tmp.glob("stage-*.pt")):
+            kept = tmp.parent / f"{run_id}.incomplete"
+            os.replace(tmp, kept)
+            log(f"kept the finished stages in {kept}; continue with --resume {kept}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
 
 
-def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
+def _stage_sources(pipeline, resume: Optional[Path], rerun: Optional[str]) -> Dict[str, Path]:
+    if resume is None:
+        return {}
+    stages = list(pipeline.stages)
+    if rerun is not None and rerun not in stages:
+        from sdmbench.errors import unknown_name
+
+        raise unknown_name("stage", rerun, stages)
+    keep = stages[:stages.index(rerun)] if rerun else stages
+    return {s: resume / f"stage-{s}.pt" for s in keep if (resume / f"stage-{s}.pt").is_file()}
+
+
+def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, resume, rerun) -> Path:
     times: Dict[str, float] = {}
     t0 = time.perf_counter()
     data = built.dataset(config.data_root, config.split, config.image_size)
@@ -116,88 +146,94 @@ def _execute(config, built, device, run_id, tmp: Path, progress, log) -> Path:
     times["data_s"] = time.perf_counter() - t0
 
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    T = config.T if built.recipe.spiking else 1
-    backbone = build_backbone(built, config, data, T, TRAIN_THRESHOLD)
-    process = built.process(**config.process)
-    params = sum(p.numel() for p in backbone.parameters())
-    log(f"run {run_id}: {params / 1e6:.2f} M parameters, T={T}, {data.name}/{data.split} "
+    ctx = RunContext(config=config, plugins=plugins, recipe=built.recipe, neuron=built.neuron,
+                     process=built.process, data=data, device=device,
+                     generator=torch.Generator().manual_seed(config.seed),
+                     T=config.T if built.recipe.spiking else 1, progress=progress, log=log)
+    pipeline = (built.recipe.pipeline or DiffusionPipeline)(ctx)
+    sources = _stage_sources(pipeline, resume, rerun)
+    log(f"run {run_id}: {pipeline.parameters() / 1e6:.2f} M parameters, T={ctx.T}, {data.name}/{data.split} "
         f"({len(data)} images at {data.image_size}px) on {device}")
 
-    t0 = time.perf_counter()
-    ema, stats = train(backbone, process, data, config, device, generator, progress)
-    times["train_s"] = time.perf_counter() - t0
+    training: Dict[str, Any] = {}
+    for stage in pipeline.stages:
+        t0 = time.perf_counter()
+        if stage in sources:
+            pipeline.load_stage(stage, torch.load(sources[stage], map_location=device, weights_only=True))
+            training[stage] = {"resumed_from": str(sources[stage])}
+            shutil.copyfile(sources[stage], tmp / f"stage-{stage}.pt")
+        else:
+            training[stage] = pipeline.train_stage(stage)
+            torch.save(pipeline.state_dict(stage), tmp / f"stage-{stage}.pt")
+        times[f"train_{stage}_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
     times["extractor_s"] = time.perf_counter() - t0
 
-    if built.neuron is not None and config.threshold != TRAIN_THRESHOLD:
-        # threshold guidance: the trained weights, run with another v_th at inference only
-        guided = build_backbone(built, config, data, T, config.threshold).to(device)
-        guided.load_state_dict(ema.state_dict())
-        ema = guided.eval()
-
     metrics = {name: entry() for name, entry in built.metrics.items()}
     t0 = time.perf_counter()
-    samples, observed = sample(ema, process, config, data, device, metrics.values(), progress)
+    samples, observed = sample(pipeline, config, metrics.values(), progress)
     times["sample_s"] = time.perf_counter() - t0
     save_image(samples[:64].float() / 255.0, tmp / "samples.png", nrow=8, padding=1)
 
+    options = {k: getattr(config, k) for k in getattr(pipeline, "sampler_options", ())}
     protocol = make_protocol(dataset=data.name, extractor=extractor.name, extractor_version=extractor.version,
                              num_samples=config.num_samples, reference_split=data.split,
                              reference_images=min(config.reference_images, len(data)),
-                             image_size=data.image_size, sampler=config.sampler, sample_steps=config.sample_steps)
-    ctx = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
-                         sampling={"observed_images": observed, "steps": config.sample_steps}, progress=progress)
+                             image_size=data.image_size, sampler=config.sampler, sample_steps=config.sample_steps,
+                             sampler_options=options)
+    scoring = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
+                             sampling={"observed_images": observed, "steps": config.sample_steps},
+                             progress=progress)
     t0 = time.perf_counter()
     results: Dict[str, Any] = {}
     for metric in metrics.values():
-        results.update(metric.compute(ctx))
+        results.update(metric.compute(scoring))
+    results.update(pipeline.extra_metrics(scoring))
     times["score_s"] = time.perf_counter() - t0
 
     energy = results.pop("energy_detail", None)
     firing_rates = energy.pop("firing_rates", {}) if energy else {}
-    torch.save(ema.state_dict(), tmp / "model.pt")
     record = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": config.model, "neuron": config.neuron if built.recipe.spiking else None,
-        "dataset": data.name, "T": T, "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
-        "parameters": params,
+        "dataset": data.name, "T": ctx.T, "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
+        "parameters": pipeline.parameters(),
         "config": config.to_dict(),
         "protocol": protocol, "protocol_key": protocol_key(protocol),
         "metrics": results,
         "energy": energy,
         "firing_rates": firing_rates,
-        "training": {"steps": stats.steps, "final_loss": stats.final_loss,
-                     "images_per_second": stats.images_per_second},
+        "training": _summary(training),
+        "stages": training,
+        "resumed_from": str(resume) if resume else None,
         "wall_times": times,
         "data_source": data.source, "data_hash": data.content_hash,
         "git_commit": git_commit(), "packages": package_versions(), "hardware": hardware(device),
-        "files": {"samples": "samples.png", "weights": "model.pt"},
+        "files": {"samples": "samples.png", "config": CONFIG_FILE,
+                  **{f"stage_{s}": f"stage-{s}.pt" for s in pipeline.stages}},
     }
+    write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
     write_json_atomic(tmp / RECORD_FILE, record)
     final = tmp.parent / run_id
     os.replace(tmp, final)
     return final
 
 
-def build_backbone(built: Built, config: RunConfig, data, T: int, v_th: float):
-    neuron = neuron_maker(built.neuron.factory, T, v_th, config.neuron_params) if built.neuron is not None else None
-    try:
-        return built.backbone(neuron, T=T, img_ch=data.channels, img_size=data.image_size, **config.backbone)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"cannot build backbone '{built.recipe.backbone}': {exc}") from None
+def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """The last trained stage's figures (what the leaderboard shows)."""
+    steps = sum(s.get("steps", 0) for s in training.values())
+    last = [s for s in training.values() if "final_loss" in s]
+    return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
 
 
 @torch.no_grad()
-def sample(model, process, config: RunConfig, data, device, metrics, progress):
+def sample(pipeline, config: RunConfig, metrics: Sequence, progress):
     """Generate ``config.num_samples`` uint8 images; the metrics observe the first batch."""
-    model.eval()
     generator = torch.Generator().manual_seed(config.seed + 1)
-    shape = (data.channels, data.image_size, data.image_size)
     batches = [min(config.sample_batch_size, config.num_samples - s)
                for s in range(0, config.num_samples, config.sample_batch_size)]
     task = progress.add_task("sample", total=len(batches) * config.sample_steps) if progress else None
@@ -207,8 +243,7 @@ def sample(model, process, config: RunConfig, data, device, metrics, progress):
         with contextlib.ExitStack() as stack:
             if i == 0:
                 for metric in metrics:
-                    stack.enter_context(metric.observe(model))
-            x = process.sample(model, n, shape, sampler=config.sampler, steps=config.sample_steps,
-                               generator=generator, device=device, on_step=on_step)
+                    stack.enter_context(metric.observe(pipeline.generator_module()))
+            x = pipeline.generate(n, generator, on_step)
         out.append(to_uint8(x).cpu())
     return torch.cat(out), batches[0]

@@ -11,7 +11,7 @@ from conftest import run_cli
 def record(run_id, fid, *, samples=128, dataset="mnist", model="sdm"):
     protocol = make_protocol(dataset=dataset, extractor="classifier", extractor_version="abc", num_samples=samples,
                              reference_split="test", reference_images=1000, image_size=16, sampler="ddim",
-                             sample_steps=10)
+                             sample_steps=10, sampler_options={})
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "model": model, "neuron": "if", "dataset": dataset,
             "T": 4, "parameters": 160_000, "protocol": protocol, "protocol_key": protocol_key(protocol),
             "metrics": {"fid": fid, "energy_per_image_mj": 0.25, "mean_firing_rate": 0.2},

@@ -43,3 +43,37 @@ def test_record_is_complete_and_runs_are_reproducible(tiny_run):
     assert a["metrics"]["fid"] == b["metrics"]["fid"]
     assert a["protocol"] == b["protocol"] and a["protocol_key"] == b["protocol_key"]
     assert a["config"]["T"] == 2 and a["T"] == 2 and a["parameters"] > 0
+
+
+@needs_shared_mnist
+def test_resume_reuses_the_finished_stage_and_gives_the_same_result(tiny_run, tmp_path):
+    first = tiny_run()
+    folder = tmp_path / first["run_id"]
+    assert (folder / "stage-train.pt").is_file() and (folder / "config.json").is_file()
+    config = resolve(json.loads((folder / "config.json").read_text()), {})
+    again = json.loads((execute(config, log=lambda *a: None, resume=folder) / "record.json").read_text())
+    assert again["stages"]["train"] == {"resumed_from": str(folder / "stage-train.pt")}
+    assert again["metrics"]["fid"] == first["metrics"]["fid"]
+    rerun = json.loads((execute(config, log=lambda *a: None, resume=folder, rerun="train")
+                        / "record.json").read_text())
+    assert rerun["stages"]["train"]["steps"] == 3
+
+
+@needs_shared_mnist
+def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_path, monkeypatch):
+    import sdmbench.runner as runner
+
+    def broken_sample(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runner, "sample", broken_sample)
+    with pytest.raises(RuntimeError):
+        tiny_run()
+    [kept] = list(tmp_path.glob("*.incomplete"))
+    assert (kept / "stage-train.pt").is_file() and not (kept / "record.json").exists()
+    assert not list(tmp_path.glob(".tmp-*"))
+    monkeypatch.undo()
+    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    config = resolve(json.loads((kept / "config.json").read_text()), {})
+    record = json.loads((execute(config, log=lambda *a: None, resume=kept) / "record.json").read_text())
+    assert "resumed_from" in record["stages"]["train"]

@@ -12,7 +12,7 @@ import json
 from typing import Any, Dict
 
 FIELDS = ("dataset", "extractor", "extractor_version", "num_samples", "reference_split", "reference_images",
-          "image_size", "sampler", "sample_steps")
+          "image_size", "sampler", "sample_steps", "sampler_options")
 
 
 def make_protocol(**values: Any) -> Dict[str, Any]:
@@ -31,4 +31,5 @@ def protocol_key(protocol: Dict[str, Any]) -> str:
 def describe(protocol: Dict[str, Any]) -> str:
     return (f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}, "
             f"{protocol['num_samples']} samples vs {protocol['reference_images']} {protocol['reference_split']} "
-            f"images, {protocol['image_size']}px, {protocol['sampler']} x{protocol['sample_steps']}")
+            f"images, {protocol['image_size']}px, {protocol['sampler']} x{protocol['sample_steps']}"
+            + "".join(f", {k}={v}" for k, v in sorted((protocol.get('sampler_options') or {}).items())))
