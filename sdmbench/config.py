@@ -6,6 +6,7 @@ impossible setting fails before any work starts.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ class RunConfig:
     image_size: Optional[int] = None  # None: the dataset's own size
     backbone: Dict[str, Any] = field(default_factory=dict)
     process: Dict[str, Any] = field(default_factory=dict)
+    stages: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per-stage overrides of the fields below
     train_steps: int = 100
     batch_size: int = 32
     lr: float = 2e-4
+    weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     sampler: str = "ddim"
@@ -45,6 +48,10 @@ class RunConfig:
     data_root: Optional[str] = None
     results_dir: Optional[str] = None
     threads: Optional[int] = None
+
+    def for_stage(self, stage: str) -> "RunConfig":
+        """This config with the overrides of one training stage applied."""
+        return dataclasses.replace(self, **self.stages.get(stage, {}))
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -65,12 +72,17 @@ def resolve(preset: Dict[str, Any], overrides: Dict[str, Any]) -> RunConfig:
     merged = RunConfig().to_dict()
     for source in (preset, {k: v for k, v in overrides.items() if v is not None}):
         for key, value in source.items():
+            value = copy.deepcopy(value)
             if key not in merged:
                 raise UsageError(f"unknown setting '{key}'")
             if isinstance(merged[key], dict) and isinstance(value, dict):
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
+    for key in overrides:  # a flag the user gave beats the preset's per-stage value too
+        if overrides[key] is not None:
+            for stage in merged["stages"].values():
+                stage.pop(key, None)
     config = RunConfig.from_dict(merged)
     config.results_dir = results_dir(config.results_dir)
     validate(config)
@@ -92,6 +104,10 @@ def validate(c: RunConfig) -> None:
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
     ]
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    for stage, overrides in c.stages.items():
+        unknown = set(overrides) - fields
+        checks.append((not unknown, f"stage '{stage}' overrides unknown settings: {', '.join(sorted(unknown))}"))
     for ok, message in checks:
         if not ok:
             raise UsageError(message)

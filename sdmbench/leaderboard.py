@@ -11,10 +11,10 @@ import json
 from collections import defaultdict
 from typing import Any, Dict, List
 
-from sdmbench.scoring.protocol import describe
+from sdmbench.scoring.protocol import describe, describe_sampler
 
-COLUMNS = ("rank", "model", "neuron", "T", "fid", "energy_mj_per_image", "mean_firing_rate", "parameters_m",
-           "train_steps", "run_id")
+COLUMNS = ("rank", "model", "neuron", "T", "fid", "energy_mj_per_image", "mean_firing_rate", "sampler",
+           "parameters_m", "train_steps", "run_id")
 
 
 def rows(records: List[Dict[str, Any]], dataset: str | None = None) -> List[Dict[str, Any]]:
@@ -34,6 +34,7 @@ def rows(records: List[Dict[str, Any]], dataset: str | None = None) -> List[Dict
                 "rank": rank, "model": r["model"], "neuron": r.get("neuron") or "-", "T": r["T"],
                 "fid": _round(m.get("fid"), 2), "energy_mj_per_image": _round(m.get("energy_per_image_mj"), 4),
                 "mean_firing_rate": _round(m.get("mean_firing_rate"), 3),
+                "sampler": describe_sampler(r["protocol"]),
                 "parameters_m": _round(r["parameters"] / 1e6, 3), "train_steps": r["training"]["steps"],
                 "run_id": r["run_id"],
             })
@@ -88,7 +89,7 @@ def to_rich(table: List[Dict[str, Any]]):
             current = group
             t = Table(title=f"{row['dataset']} · protocol {row['protocol_key']}", caption=row["protocol"])
             for c in COLUMNS:
-                t.add_column(c, justify="right" if c not in ("model", "neuron", "run_id") else "left")
+                t.add_column(c, justify="right" if c not in ("model", "neuron", "sampler", "run_id") else "left")
             tables.append(t)
         t.add_row(*(_cell(row[c]) for c in COLUMNS))
     return Group(*tables)

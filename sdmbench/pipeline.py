@@ -112,7 +112,7 @@ class DiffusionPipeline(Pipeline):
         ctx = self.ctx
         self.ema, stats = train(self.backbone, self.process, ctx.data, ctx.config, ctx.device, ctx.generator,
                                 ctx.progress)
-        return {"steps": stats.steps, "final_loss": stats.final_loss, "images_per_second": stats.images_per_second}
+        return stats.as_dict()
 
     def state_dict(self, stage: str) -> Dict[str, Any]:
         return {"model": self.backbone.state_dict(), "ema": self.ema.state_dict()}

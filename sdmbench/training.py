@@ -1,9 +1,11 @@
-"""Training loop: Adam, gradient clipping, EMA of the weights.
+"""Training loops: Adam(W), gradient clipping, NaN guard, progress, EMA.
 
-The diffusion process computes the loss; the trainer only draws batches,
-steps the optimiser and keeps the exponential moving average
-``ema = d * ema + (1 - d) * w`` with the warm-up ``d = min(decay, (1+n)/(10+n))``
-(buffers such as BatchNorm statistics are copied).
+:func:`optimise` is the loop every stage uses: it calls ``loss_fn(step)``,
+steps the optimiser, clips gradients and stops with a clear message on a
+non-finite loss. :func:`train` is the diffusion stage on top of it, keeping
+the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
+warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
+statistics are copied).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
 
 import torch
 from torch import nn
@@ -27,6 +30,9 @@ class TrainStats:
     seconds: float
     images_per_second: float
 
+    def as_dict(self) -> dict:
+        return {"steps": self.steps, "final_loss": self.final_loss, "images_per_second": self.images_per_second}
+
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -36,32 +42,51 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
-def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,
-          generator: torch.Generator, progress=None) -> tuple[nn.Module, TrainStats]:
-    """Train ``backbone`` in place for ``config.train_steps``; return its EMA copy."""
-    backbone.to(device).train()
-    ema = copy.deepcopy(backbone).eval()
-    opt = torch.optim.Adam(backbone.parameters(), lr=config.lr)
-    task = progress.add_task("train", total=config.train_steps) if progress else None
+def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.Tensor], config: RunConfig,
+             progress=None, description: str = "train", weight_decay: float = 0.0,
+             after_step: Optional[Callable[[int], None]] = None) -> TrainStats:
+    """``config.train_steps`` optimiser steps on ``loss_fn(step)``."""
+    parameters = list(parameters)
+    opt = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=weight_decay) if weight_decay \
+        else torch.optim.Adam(parameters, lr=config.lr)
+    task = progress.add_task(description, total=config.train_steps) if progress else None
     start, loss_value, smooth = time.perf_counter(), float("nan"), None
     for step in range(config.train_steps):
-        idx = torch.randint(0, len(data), (config.batch_size,), generator=generator)
-        x0 = to_unit(data.get(idx)).to(device)
-        loss = process.loss(backbone, x0, generator=generator if device.type == "cpu" else None)
+        loss = loss_fn(step)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            raise UsageError(f"training diverged: the loss is {loss_value} at step {step}; "
+            raise UsageError(f"training diverged ({description}): the loss is {loss_value} at step {step}; "
                              f"lower the learning rate (now {config.lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
-            nn.utils.clip_grad_norm_(backbone.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(parameters, config.grad_clip)
         opt.step()
-        ema_update(ema, backbone, min(config.ema_decay, (1 + step) / (10 + step)))
+        if after_step is not None:
+            after_step(step)
         smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
         if task is not None:
             rate = (step + 1) * config.batch_size / (time.perf_counter() - start)
-            progress.update(task, advance=1, description=f"train  loss {smooth:.4f}  {rate:.0f} img/s")
+            progress.update(task, advance=1, description=f"{description}  loss {smooth:.4f}  {rate:.0f} img/s")
     seconds = time.perf_counter() - start
-    return ema, TrainStats(config.train_steps, loss_value, seconds,
-                           config.train_steps * config.batch_size / seconds if seconds else 0.0)
+    return TrainStats(config.train_steps, loss_value, seconds,
+                      config.train_steps * config.batch_size / seconds if seconds else 0.0)
+
+
+def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,
+          generator: torch.Generator, progress=None) -> tuple[nn.Module, TrainStats]:
+    """Train ``backbone`` in place with ``process.loss``; return its EMA copy."""
+    backbone.to(device).train()
+    ema = copy.deepcopy(backbone).eval()
+
+    def loss_fn(step: int) -> torch.Tensor:
+        idx = torch.randint(0, len(data), (config.batch_size,), generator=generator)
+        x0 = to_unit(data.get(idx)).to(device)
+        return process.loss(backbone, x0, generator=generator if device.type == "cpu" else None)
+
+    def after_step(step: int) -> None:
+        ema_update(ema, backbone, min(config.ema_decay, (1 + step) / (10 + step)))
+
+    stats = optimise(backbone.parameters(), loss_fn, config, progress, weight_decay=config.weight_decay,
+                     after_step=after_step)
+    return ema, stats

@@ -17,6 +17,8 @@ def test_plugins_lists_the_builtins_with_their_origin():
     assert {"sdm", "ddpm"} <= names["model"]
     assert {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba", "lsun-bedroom"} <= names["dataset"]
     assert {"fid", "energy"} <= names["metric"]
+    assert {"sdm-unet", "vq-svae", "sdid"} <= names["backbone"]
+    assert {"ddpm", "absorbing"} <= names["process"] and "spiking-diffusion" in names["model"]
     if_entry = next(e for e in listing["neuron"] if e["name"] == "if")
     assert if_entry["distribution"] == "sdmbench" and if_entry["description"]
     code, out, _ = run_cli("plugins")

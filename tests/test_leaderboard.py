@@ -3,7 +3,7 @@ import json
 
 from sdmbench import leaderboard
 from sdmbench.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
-from sdmbench.scoring.protocol import make_protocol, protocol_key
+from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_protocol, protocol_key
 
 from conftest import run_cli
 
@@ -32,16 +32,17 @@ def test_different_protocols_are_separate_groups_each_ranked_from_one():
     assert sorted(groups.values()) == [[("few", 1), ("few2", 2)], [("many", 1)]]
 
 
-def test_protocol_key_covers_every_protocol_field():
+def test_protocol_key_covers_every_scoring_field_and_no_generation_field():
     base = record("x", 1.0)["protocol"]
-    for field in base:
-        changed = dict(base, **{field: "other"})
-        assert protocol_key(changed) != protocol_key(base), field
+    for field in SCORING_FIELDS:
+        assert protocol_key(dict(base, **{field: "other"})) != protocol_key(base), field
+    for field in GENERATION_FIELDS:  # samplers are compared, not separated
+        assert protocol_key(dict(base, **{field: "other"})) == protocol_key(base), field
 
 
 def test_markdown_and_csv_carry_the_numbers():
     rows = leaderboard.rows([record("a", 30.123)])
-    assert "| 1 | sdm | if | 4 | 30.12 | 0.25 |" in leaderboard.to_markdown(rows)
+    assert "| 1 | sdm | if | 4 | 30.12 | 0.25 | 0.2 | ddim x10 |" in leaderboard.to_markdown(rows)
     assert "30.12" in leaderboard.to_csv(rows).splitlines()[1]
 
 

@@ -60,3 +60,12 @@ def test_sdm_runs_with_the_third_party_neuron(installed, tmp_path):
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
     assert record["neuron"] == "alif" and record["metrics"]["fid"] > 0
     assert 0 < record["metrics"]["mean_firing_rate"] < 1
+
+
+@needs_debian_fmnist
+def test_spiking_diffusion_runs_with_the_third_party_neuron(installed, tmp_path):
+    code, out, err = run_cli("run", "--model", "spiking-diffusion", "--neuron", "alif", "--dataset",
+                             "fashion-mnist", "--preset", "smoke", "--results-dir", str(tmp_path), env=installed)
+    assert code == 0, err[-2000:]
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    assert record["neuron"] == "alif" and "codebook_perplexity" in record["metrics"]

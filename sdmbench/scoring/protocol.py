@@ -1,9 +1,15 @@
 """The scoring protocol as data.
 
-A protocol is the feature extractor (name and weights version), the number of
-generated samples, the reference split and its size, the image size, and the
-sampler with its steps. Records are ranked only against records with the same
-:func:`protocol_key`.
+A protocol has two parts, both stored in every record:
+
+- the *scoring* fields, what FID is measured against: dataset, feature
+  extractor (name and weights version), number of generated samples, reference
+  split and its size, image size. Records are ranked only against records with
+  the same :func:`protocol_key`, which covers exactly these fields.
+- the *generation* fields: sampler, its steps and options (a temperature, ...).
+  They are part of the method being compared, not of the measuring stick: the
+  leaderboard shows them beside each row (their cost shows in the energy), so
+  SDM's DDIM and Spiking-Diffusion's unmasking sampler can be ranked together.
 """
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ import hashlib
 import json
 from typing import Any, Dict
 
-FIELDS = ("dataset", "extractor", "extractor_version", "num_samples", "reference_split", "reference_images",
-          "image_size", "sampler", "sample_steps", "sampler_options")
+SCORING_FIELDS = ("dataset", "extractor", "extractor_version", "num_samples", "reference_split",
+                  "reference_images", "image_size")
+GENERATION_FIELDS = ("sampler", "sample_steps", "sampler_options")
+FIELDS = SCORING_FIELDS + GENERATION_FIELDS
 
 
 def make_protocol(**values: Any) -> Dict[str, Any]:
@@ -23,13 +31,17 @@ def make_protocol(**values: Any) -> Dict[str, Any]:
 
 
 def protocol_key(protocol: Dict[str, Any]) -> str:
-    """A short stable id of a protocol (what the leaderboard groups by)."""
-    blob = json.dumps({f: protocol.get(f) for f in FIELDS}, sort_keys=True)
+    """A short stable id of a protocol's scoring fields (what the leaderboard groups by)."""
+    blob = json.dumps({f: protocol.get(f) for f in SCORING_FIELDS}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
 def describe(protocol: Dict[str, Any]) -> str:
     return (f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}, "
             f"{protocol['num_samples']} samples vs {protocol['reference_images']} {protocol['reference_split']} "
-            f"images, {protocol['image_size']}px, {protocol['sampler']} x{protocol['sample_steps']}"
-            + "".join(f", {k}={v}" for k, v in sorted((protocol.get('sampler_options') or {}).items())))
+            f"images, {protocol['image_size']}px")
+
+
+def describe_sampler(protocol: Dict[str, Any]) -> str:
+    options = "".join(f", {k}={v}" for k, v in sorted((protocol.get("sampler_options") or {}).items()))
+    return f"{protocol['sampler']} x{protocol['sample_steps']}{options}"
