@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -83,9 +83,11 @@ def run_cmd(
     results_dir: Optional[Path] = typer.Option(None, help="where records go (else $SDMBENCH_RESULTS, ./results)"),
     resume: Optional[Path] = typer.Option(None, help="a run folder: reuse its config and its finished stages"),
     rerun: Optional[str] = typer.Option(None, help="with --resume: train this stage (and later ones) again"),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE for any config setting, dotted "
+                                                 "for nested ones (backbone.ch=64); repeatable"),
 ):
     """Train, sample, score and record one model."""
-    from sdmbench.config import resolve
+    from sdmbench.config import parse_settings, resolve
     from sdmbench.runner import execute, saved_config
 
     plugins = plugin_loader.get()
@@ -108,7 +110,7 @@ def run_cmd(
         if dataset is None:
             raise UsageError("Missing option '--dataset' (or --resume RUN_DIR)")
         base = plugins.model.get(model or "sdm")().preset(preset or "smoke")
-    config = resolve(base, overrides)
+    config = resolve(base, overrides, parse_settings(settings))
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("eta"), TimeRemainingColumn(), console=err, transient=False)
     with progress:

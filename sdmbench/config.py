@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
@@ -67,7 +68,40 @@ def results_dir(flag: Optional[str]) -> str:
     return flag or os.environ.get("SDMBENCH_RESULTS") or "results"
 
 
-def resolve(preset: Dict[str, Any], overrides: Dict[str, Any]) -> RunConfig:
+def parse_settings(items: list) -> Dict[str, Any]:
+    """``["backbone.autoencoder.num_codes=64", "lr=1e-3"]`` -> nested overrides.
+
+    Values are read as JSON (numbers, true/false, lists), else kept as text."""
+    out: Dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE (dotted keys reach nested settings), got '{item}'")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UsageError(f"--set {item}: '{part}' is not a group of settings")
+        node[leaf] = value
+    return out
+
+
+def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[str, Any] | None = None) -> RunConfig:
     """Merge a preset and the user's flags into a validated config."""
     merged = RunConfig().to_dict()
     for source in (preset, {k: v for k, v in overrides.items() if v is not None}):
@@ -79,10 +113,26 @@ def resolve(preset: Dict[str, Any], overrides: Dict[str, Any]) -> RunConfig:
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
+    for key in settings or {}:
+        if key not in merged:
+            raise UsageError(f"unknown setting '{key}' in --set; settings: {', '.join(sorted(merged))}")
+    merged = _merge(merged, settings or {})
     for key in overrides:  # a flag the user gave beats the preset's per-stage value too
         if overrides[key] is not None:
             for stage in merged["stages"].values():
                 stage.pop(key, None)
+    defaults = RunConfig().to_dict()
+    for key, default in defaults.items():  # settings given as text (--set) must still have the right type
+        value = merged[key]
+        if isinstance(default, bool) or value is None or default is None:
+            continue
+        if isinstance(default, (int, float)) and not isinstance(value, bool):
+            try:
+                merged[key] = type(default)(value)
+            except (TypeError, ValueError):
+                raise UsageError(f"setting '{key}' must be a number, got {value!r}") from None
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise UsageError(f"setting '{key}' is a group of settings; set its members as {key}.NAME=VALUE")
     config = RunConfig.from_dict(merged)
     config.results_dir = results_dir(config.results_dir)
     validate(config)

@@ -77,3 +77,28 @@ def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_p
     config = resolve(json.loads((kept / "config.json").read_text()), {})
     record = json.loads((execute(config, log=lambda *a: None, resume=kept) / "record.json").read_text())
     assert "resumed_from" in record["stages"]["train"]
+
+
+def test_set_reaches_nested_settings_and_refuses_unknown_ones():
+    from sdmbench.config import parse_settings
+    from sdmbench.errors import UsageError
+
+    settings = parse_settings(["backbone.autoencoder.num_codes=64", "lr=0.001", "sampler=ddpm"])
+    assert settings == {"backbone": {"autoencoder": {"num_codes": 64}}, "lr": 0.001, "sampler": "ddpm"}
+    config = resolve({"backbone": {"autoencoder": {"num_codes": 128, "code_dim": 16}}}, {}, settings)
+    assert config.backbone["autoencoder"] == {"num_codes": 64, "code_dim": 16} and config.lr == 0.001
+    with pytest.raises(UsageError, match="unknown setting 'learning_rate'"):
+        resolve({}, {}, parse_settings(["learning_rate=1"]))
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_settings(["lr"])
+
+
+def test_set_values_of_the_wrong_type_are_usage_errors():
+    from sdmbench.config import parse_settings
+    from sdmbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="'T' must be a number"):
+        resolve({}, {}, parse_settings(["T=four"]))
+    with pytest.raises(UsageError, match="backbone.NAME=VALUE"):
+        resolve({}, {}, parse_settings(["backbone=3"]))
+    assert resolve({}, {}, parse_settings(["T=8"])).T == 8
