@@ -51,6 +51,16 @@ def not_found(name: str, tried: Sequence[Path], how: str, reason: str = "") -> U
     return UsageError(f"dataset '{name}' not found{why}; looked in: {places}. {how}")
 
 
+def download(name: str, tried: Sequence[Path], how: str, fetch: Callable[[], object]):
+    """``fetch()`` (torchvision's download), or the not-found error when offline or when it fails."""
+    if offline():
+        raise not_found(name, tried, how, "SDMBENCH_OFFLINE is set, no download tried")
+    try:
+        return fetch()
+    except Exception as exc:
+        raise not_found(name, tried, how, f"download failed: {type(exc).__name__}") from None
+
+
 def find_files(filenames: Sequence[str], dirs: Iterable[Path]) -> Optional[dict]:
     """The first directory holding every file (plain or ``.gz``): name -> path."""
     for d in dirs:

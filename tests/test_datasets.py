@@ -3,7 +3,6 @@ other dataset's real on-disk format, in both accepted layouts."""
 import gzip
 import hashlib
 
-import numpy as np
 import pytest
 import torch
 

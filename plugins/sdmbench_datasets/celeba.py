@@ -16,7 +16,7 @@ import torch
 from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
-from sdmbench.data import ImageData, download_root, not_found, offline, user_roots
+from sdmbench.data import ImageData, download, download_root, user_roots
 from sdmbench.errors import UsageError
 
 NATIVE = 64
@@ -46,13 +46,8 @@ def load_celeba(root: Optional[str] = None, split: str = "train", image_size: Op
     else:
         how = ("Put img_align_celeba/ and the five annotation .txt files in DIR/celeba/ and pass --data-root DIR "
                "(https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html).")
-        if offline():
-            raise not_found("celeba", tried, how, "SDMBENCH_OFFLINE is set, no download tried")
-        try:
-            ds = tvd.CelebA(str(download_root()), split=split, target_type=[], transform=_transform(),
-                            download=True)
-        except Exception as exc:
-            raise not_found("celeba", tried, how, f"download failed: {type(exc).__name__}") from None
+        ds = download("celeba", tried, how, lambda: tvd.CelebA(str(download_root()), split=split, target_type=[],
+                                                                transform=_transform(), download=True))
     if len(ds) == 0:
         raise UsageError(f"celeba split '{split}' is empty under {ds.root}; check list_eval_partition.txt")
     digest = hashlib.sha256("\n".join(ds.filename).encode()).hexdigest()

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torchvision import datasets as tvd
 
-from sdmbench.data import ImageData, content_hash, download_root, not_found, offline, user_roots
+from sdmbench.data import ImageData, content_hash, download, download_root, user_roots
 from sdmbench.errors import UsageError
 
 FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
@@ -54,12 +54,8 @@ def load_cifar10(root: Optional[str] = None, split: str = "train", image_size: O
     else:
         how = ("Unpack cifar-10-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html) into DIR/cifar10/ "
                "and pass --data-root DIR.")
-        if offline():
-            raise not_found("cifar10", tried, how, "SDMBENCH_OFFLINE is set, no download tried")
-        try:
-            tv = tvd.CIFAR10(str(download_root()), train=(split == "train"), download=True)
-        except Exception as exc:
-            raise not_found("cifar10", tried, how, f"download failed: {type(exc).__name__}") from None
+        tv = download("cifar10", tried, how,
+                      lambda: tvd.CIFAR10(str(download_root()), train=(split == "train"), download=True))
         source = str(download_root() / "cifar-10-batches-py")
     images = torch.from_numpy(tv.data).permute(0, 3, 1, 2).contiguous()
     labels = torch.as_tensor(tv.targets, dtype=torch.long)

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-import torch
 from torchvision import datasets as tvd
 
-from sdmbench.data import (ImageData, content_hash, download_root, find_files, not_found, offline,
-                           stage_raw, user_roots)
+from sdmbench.data import ImageData, content_hash, download, download_root, find_files, stage_raw, user_roots
 
 
 @dataclass(frozen=True)
@@ -68,12 +66,7 @@ def load_idx(spec: IdxSpec, root: Optional[str], split: str, image_size: Optiona
     else:
         how = (f"Put the files {', '.join(spec.filenames(split))} (.gz or not) in DIR/{spec.name}/ and pass "
                f"--data-root DIR (or set SDMBENCH_DATA); source: {spec.home}.")
-        if offline():
-            raise not_found(spec.name, dirs, how, "SDMBENCH_OFFLINE is set, no download tried")
-        try:
-            tv = _open(spec, download_root(), split, kwargs, download=True)
-        except Exception as exc:
-            raise not_found(spec.name, dirs, how, f"download failed: {type(exc).__name__}") from None
+        tv = download(spec.name, dirs, how, lambda: _open(spec, download_root(), split, kwargs, download=True))
         source = str(download_root() / spec.folder / "raw")
     images = tv.data
     if spec.transpose:

@@ -17,7 +17,7 @@ its 0/1 output) is recorded.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List
 
 import torch
