@@ -4,8 +4,8 @@ glibc serves allocations above ``M_MMAP_THRESHOLD`` (a few MB at most) with
 fresh ``mmap`` pages and returns them on free, so every spiking layer's
 ``[T*B, C, H, W]`` activation costs page faults and zeroing at every step.
 Raising the mmap and trim thresholds lets freed blocks be reused instead. On
-2 CPU cores this made a T = 4 spiking U-Net's training step 1.7x faster at
-batch 64 (see ``benchmarks/``). ``SDMBENCH_NO_MALLOPT=1`` leaves the
+2 CPU cores this made a T = 4 spiking U-Net's training step 1.9x faster at
+batch 64 and 1.2x at batch 32 (``benchmarks/step_time.py``). ``SDMBENCH_NO_MALLOPT=1`` leaves the
 allocator alone.
 """
 from __future__ import annotations
