@@ -33,6 +33,11 @@ err = Console(stderr=True)
 PLURAL = {"process": "processes"}
 
 
+def _progress(transient: bool = False) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), console=err, transient=transient)
+
+
 def _warn_failures(plugins) -> None:
     for name, reason in plugins.failures.items():
         print(f"warning: plugin '{name}' failed to load and is skipped: {reason}", file=sys.stderr)
@@ -111,9 +116,7 @@ def run_cmd(
             raise UsageError("Missing option '--dataset' (or --resume RUN_DIR)")
         base = plugins.model.get(model or "sdm")().preset(preset or "smoke")
     config = resolve(base, overrides, parse_settings(settings))
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("eta"), TimeRemainingColumn(), console=err, transient=False)
-    with progress:
+    with _progress() as progress:
         folder = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume, rerun=rerun)
     record = json.loads((folder / "record.json").read_text())
     m = record["metrics"]
@@ -171,9 +174,7 @@ def sweep_threshold_cmd(
     if not run_dir.is_dir():
         raise UsageError(f"no run folder at {run_dir}")
     plugins = plugin_loader.get()
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err, transient=True)
-    with progress:
+    with _progress(transient=True) as progress:
         rows = sweep(run_dir, thresholds, {"results_dir": str(results_dir) if results_dir else None}, plugins,
                      progress=progress, log=lambda *a: None)
     table = Table(title=f"threshold guidance · {run_dir.name}")

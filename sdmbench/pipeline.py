@@ -15,7 +15,7 @@ A model recipe may name another pipeline (``ModelRecipe.pipeline``).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
@@ -42,7 +42,6 @@ class RunContext:
     T: int
     progress: Any = None
     log: Callable[..., None] = print
-    stats: Dict[str, Any] = field(default_factory=dict)
 
     def make_neuron(self, v_th: float = TRAIN_THRESHOLD):
         """The zero-argument neuron maker backbones receive (None for an ANN)."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator
 
-from sdmbench.errors import UsageError, unknown_name
+from sdmbench.errors import unknown_name
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -79,10 +79,3 @@ class Registry:
     def names(self) -> list:
         return sorted(self._entries)
 
-
-def require(registry: Registry, name: str) -> Entry:
-    """``registry.get`` for user input, raising :class:`UsageError`."""
-    entry = registry.get(name)
-    if not isinstance(entry, Entry):  # pragma: no cover - defensive
-        raise UsageError(f"{registry.kind} '{name}' is not a registered entry")
-    return entry
