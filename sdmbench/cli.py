@@ -108,9 +108,7 @@ def run_cmd(
     if resume:
         base = saved_config(resume)
         base.pop("results_dir", None)
-        overrides.setdefault("results_dir", None)
-        if overrides["results_dir"] is None:
-            overrides["results_dir"] = str(resume.parent)
+        overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
     else:
         if dataset is None:
             raise UsageError("Missing option '--dataset' (or --resume RUN_DIR)")

@@ -103,25 +103,16 @@ def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
 
 def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[str, Any] | None = None) -> RunConfig:
     """Merge a preset and the user's flags into a validated config."""
-    merged = RunConfig().to_dict()
-    for source in (preset, {k: v for k, v in overrides.items() if v is not None}):
-        for key, value in source.items():
-            value = copy.deepcopy(value)
-            if key not in merged:
-                raise UsageError(f"unknown setting '{key}'")
-            if isinstance(merged[key], dict) and isinstance(value, dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-    for key in settings or {}:
-        if key not in merged:
-            raise UsageError(f"unknown setting '{key}' in --set; settings: {', '.join(sorted(merged))}")
-    merged = _merge(merged, settings or {})
-    for key in overrides:  # a flag the user gave beats the preset's per-stage value too
-        if overrides[key] is not None:
-            for stage in merged["stages"].values():
-                stage.pop(key, None)
-    defaults = RunConfig().to_dict()
+    merged = defaults = RunConfig().to_dict()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for source, where in ((preset, ""), (given, ""), (settings or {}, " in --set")):
+        unknown = [key for key in source if key not in defaults]
+        if unknown:
+            raise UsageError(f"unknown setting '{unknown[0]}'{where}; settings: {', '.join(sorted(defaults))}")
+        merged = _merge(merged, copy.deepcopy(source))
+    for key in given:  # a flag the user gave beats the preset's per-stage value too
+        for stage in merged["stages"].values():
+            stage.pop(key, None)
     for key, default in defaults.items():  # settings given as text (--set) must still have the right type
         value = merged[key]
         if isinstance(default, bool) or value is None or default is None:

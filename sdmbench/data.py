@@ -160,5 +160,9 @@ class ImageData:
             batch = torch.stack([self.item(int(i)) for i in indices])
         return resize(batch, size)
 
+    def random_batch(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` images drawn uniformly with replacement, as floats in [-1, 1] at the run's size."""
+        return to_unit(self.get(torch.randint(0, self.length, (n,), generator=generator)))
+
     def first(self, n: int, size: Optional[int] = None) -> torch.Tensor:
         return self.get(torch.arange(min(n, self.length)), size)

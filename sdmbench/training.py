@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from sdmbench.config import RunConfig
-from sdmbench.data import ImageData, to_unit
+from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
 
 
@@ -80,8 +80,7 @@ def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, devi
     ema = copy.deepcopy(backbone).eval()
 
     def loss_fn(step: int) -> torch.Tensor:
-        idx = torch.randint(0, len(data), (config.batch_size,), generator=generator)
-        x0 = to_unit(data.get(idx)).to(device)
+        x0 = data.random_batch(config.batch_size, generator).to(device)
         return process.loss(backbone, x0, generator=generator if device.type == "cpu" else None)
 
     def after_step(step: int) -> None:

@@ -54,7 +54,7 @@ class SpikingDiffusionPipeline(Pipeline):
             self.data_variance = to_unit(data.first(10_000)).var()
 
             def loss_fn(step: int) -> torch.Tensor:
-                x = to_unit(data.get(torch.randint(0, len(data), (c.batch_size,), generator=gen))).to(device)
+                x = data.random_batch(c.batch_size, gen).to(device)
                 _, parts = ae.losses(x)
                 return parts["mse"] / self.data_variance + parts["vq"] + parts["psp"]
 
