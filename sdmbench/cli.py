@@ -187,6 +187,47 @@ def sweep_threshold_cmd(
     out.print(f"plot: {run_dir / 'threshold-sweep.png'}")
 
 
+import_app = typer.Typer(help="Turn checkpoints of published code into sdmbench runs.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+def _int_list(text: str, flag: str) -> List[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated integers like 1,2,2,4, got '{text}'") from None
+    if not values:
+        raise UsageError(f"{flag} is empty")
+    return values
+
+
+@import_app.command("sddpm")
+def import_sddpm_cmd(
+    checkpoint: Path = typer.Argument(..., help="their .pt file (net_model / ema_model state dicts)"),
+    out_dir: Path = typer.Option(..., "--out", help="new run folder to write"),
+    dataset: str = typer.Option("cifar10", help="dataset the checkpoint was trained on (for scoring)"),
+    ch_mult: str = typer.Option("1,2,2,4", help="channel multipliers it was trained with"),
+    res_blocks: int = typer.Option(2, help="residual blocks per level"),
+    T: Optional[int] = typer.Option(None, "--T", help="spiking time steps (read from TSM gains when present) "
+                                                      "[default: 4]"),
+    img_size: int = typer.Option(32, help="image size it was trained at"),
+    img_ch: Optional[int] = typer.Option(None, help="image channels (checked against the checkpoint)"),
+    key: Optional[str] = typer.Option(None, help="which state dict in the file [default: ema_model, else net_model]"),
+    ch: Optional[int] = typer.Option(None, help="base channels (checked against the checkpoint)"),
+):
+    """Import an SDDPM (Spk_UNet) or SDM (Spk_UNet_TSM) checkpoint as a run folder."""
+    from sdmbench.api import import_sddpm
+
+    if not checkpoint.is_file():
+        raise UsageError(f"no checkpoint file at {checkpoint}")
+    folder = import_sddpm(checkpoint, out_dir, dataset=dataset, ch_mult=_int_list(ch_mult, "--ch-mult"),
+                          num_res_blocks=res_blocks, T=T, img_size=img_size, img_ch=img_ch, key=key, ch=ch)
+    info = json.loads((folder / "imported.json").read_text())
+    out.print(f"imported {'SDM (TSM)' if info['tsm'] else 'SDDPM'} U-Net, T={info['T']}, "
+                           f"{info['shape']} -> {folder}")
+    out.print(f"sample and score it with: sdmbench run --resume {folder}")
+
+
 @app.command("version")
 def version_cmd():
     """Print the sdmbench version."""

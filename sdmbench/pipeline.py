@@ -114,7 +114,7 @@ class DiffusionPipeline(Pipeline):
         return stats.as_dict()
 
     def state_dict(self, stage: str) -> Dict[str, Any]:
-        return {"model": self.backbone.state_dict(), "ema": self.ema.state_dict()}
+        return {"model": self.backbone.state_dict(), "ema": self.ema.state_dict(), "shape": self.shape}
 
     def load_stage(self, stage: str, state: Dict[str, Any]) -> None:
         self.backbone.load_state_dict(state["model"])

@@ -28,7 +28,7 @@ def test_the_ann_twin_has_the_same_parameters_and_no_neurons():
     shapes = lambda m: [tuple(p.shape) for p in m.parameters()]
     assert shapes(ann) == shapes(snn)
     assert not any(is_neuron(m) for m in ann.modules())
-    assert sum(is_neuron(m) for m in snn.modules()) == 18  # 2 per res block (9), 1 per down/up sample
+    assert sum(is_neuron(m) for m in snn.modules()) == 19  # stem 1, 2 per res block (9), 1 per down/up sample
 
 
 def test_eval_forward_is_deterministic_and_batch_independent():
@@ -48,3 +48,31 @@ def test_image_size_must_survive_the_downsampling():
 def test_zero_time_steps_is_refused():
     with pytest.raises(UsageError, match="T must be"):
         neuron_maker(make_if, 0)
+
+
+def test_tsm_gives_every_convolution_T_gains_starting_at_one_and_equals_if_there():
+    from sdmbench_neurons import make_tsm
+
+    torch.manual_seed(0)
+    plain = SpikingUNet(neuron_maker(make_if, 4), T=4, **SMALL).eval()
+    tsm = SpikingUNet(neuron_maker(make_tsm, 4), T=4, **SMALL).eval()
+    gains = {n: p for n, p in tsm.named_parameters() if n.endswith(".gain")}
+    convs = [n for n, m in tsm.named_modules() if isinstance(m, torch.nn.Conv2d) and n != "refine.0"]
+    assert sorted(n[:-len(".gain")] for n in gains) == sorted(convs)
+    assert all(p.tolist() == [1.0] * 4 for p in gains.values())
+    missing, unexpected = tsm.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == sorted(gains) and not unexpected
+    x, t = torch.randn(2, 1, 16, 16), torch.tensor([1, 600])
+    with torch.no_grad():
+        assert torch.allclose(tsm(x, t), plain(x, t), atol=1e-6)
+
+
+def test_a_tsm_gain_scales_its_convolution_output_at_that_step_only():
+    from sdmbench_sdm.blocks import Conv
+
+    conv = Conv(1, 1, 1, T=3, temporal_gain=True)
+    with torch.no_grad():
+        conv.weight.fill_(2.0), conv.bias.fill_(1.0), conv.gain.copy_(torch.tensor([1.0, 0.5, 3.0]))
+    x = torch.ones(3 * 2, 1, 1, 1)  # T=3 steps of a batch of 2, all inputs 1: (2*1 + 1) * gain[n]
+    assert conv(x).flatten().tolist() == [3.0, 3.0, 1.5, 1.5, 9.0, 9.0]
+    assert conv.forward_repeated(torch.ones(2, 1, 1, 1)).flatten().tolist() == [3.0, 3.0, 1.5, 1.5, 9.0, 9.0]

@@ -4,8 +4,10 @@ Spiking tensors are time-first ``[T, B, C, H, W]``; convolutions and
 BatchNorm run on the folded ``[T*B, C, H, W]`` view, so BatchNorm statistics
 are shared over T*B. ``neuron`` is a zero-argument callable returning a fresh
 neuron module (``[T, B, ...] -> [T, B, ...]`` spikes), or a :class:`Swish`
-for the ANN twin.
+for the ANN twin. ``conv`` is a :func:`conv_maker` callable with
+``nn.Conv2d``'s arguments.
 """
+import functools
 import math
 
 import torch
@@ -15,14 +17,14 @@ from sdmbench.neuron import fold, unfold
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """``[B]`` timesteps -> ``[B, dim]``: ``sin(t w_k), cos(t w_k)`` with
-    ``w_k = 10000^(-k / (dim/2 - 1))`` (DDPM's positional embedding)."""
-    half = dim // 2
-    scale = math.log(10000) / max(half - 1, 1)
-    freqs = torch.exp(-scale * torch.arange(half, device=t.device, dtype=torch.float32))
+    """``[B]`` timesteps -> ``[B, dim]``, interleaved
+    ``[sin(t w_0), cos(t w_0), sin(t w_1), cos(t w_1), ...]`` with
+    ``w_k = 10000^(-2k / dim)`` (the DDPM / SDDPM table, evaluated on the fly)."""
+    if dim % 2:
+        raise ValueError(f"the time embedding needs an even base channel count, got ch={dim}")
+    freqs = torch.exp(-math.log(10000) * torch.arange(0, dim, 2, device=t.device, dtype=torch.float32) / dim)
     args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([args.sin(), args.cos()], dim=1)
-    return nn.functional.pad(emb, (0, dim % 2))
+    return torch.stack([args.sin(), args.cos()], dim=-1).flatten(1)
 
 
 class TimeEmbedding(nn.Module):
@@ -35,7 +37,43 @@ class TimeEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(ch, 4 * ch), nn.SiLU(), nn.Linear(4 * ch, 4 * ch))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(sinusoidal_embedding(t, self.ch))
+        return self.mlp(sinusoidal_embedding(t, self.ch).to(self.mlp[0].weight.dtype))
+
+
+class Conv(nn.Conv2d):
+    """``nn.Conv2d`` on the folded ``[T*B, ...]`` view, optionally with SDM's
+    temporal-wise spiking mechanism (TSM): the output of time step ``n``
+    (bias included) is multiplied by a learned scalar ``gain[n]``, initialised
+    to 1, before the BatchNorm that follows::
+
+        y[n] = (W * s[n] + b) * gain[n]
+
+    Without TSM ``gain`` is None and this is a plain convolution.
+    """
+
+    def __init__(self, *args, T: int = 1, temporal_gain: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.T = T
+        self.gain = nn.Parameter(torch.ones(T)) if temporal_gain else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        if self.gain is None:
+            return y
+        return fold(unfold(y, self.T) * self.gain.view(-1, 1, 1, 1, 1))
+
+    def forward_repeated(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, ...]`` input identical at every step -> ``[T, B, ...]``: the
+        convolution runs once; only the TSM gains differ between steps."""
+        y = super().forward(x).unsqueeze(0)
+        if self.gain is None:
+            return y.expand(self.T, *y.shape[1:])
+        return y * self.gain.view(-1, 1, 1, 1, 1)
+
+
+def conv_maker(T: int, temporal_gain: bool):
+    """The ``conv(cin, cout, k, ...)`` callable blocks build their convolutions with."""
+    return functools.partial(Conv, T=T, temporal_gain=temporal_gain)
 
 
 class ResBlock(nn.Module):
@@ -46,17 +84,17 @@ class ResBlock(nn.Module):
         out = x + shortcut(h)            (1x1 conv when channels change)
     """
 
-    def __init__(self, cin: int, cout: int, tdim: int, neuron, dropout: float):
+    def __init__(self, cin: int, cout: int, tdim: int, neuron, conv, dropout: float):
         super().__init__()
         self.neuron1 = neuron()
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv1 = conv(cin, cout, 3, padding=1)
         self.bn1 = nn.BatchNorm2d(cout)
         self.temb = nn.Sequential(nn.SiLU(), nn.Linear(tdim, cout))
         self.neuron2 = neuron()
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv2 = conv(cout, cout, 3, padding=1)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.shortcut = conv(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         T = h.shape[0]
@@ -69,10 +107,10 @@ class ResBlock(nn.Module):
 class Downsample(nn.Module):
     """neuron -> conv3x3 stride 2 -> BN."""
 
-    def __init__(self, ch: int, neuron):
+    def __init__(self, ch: int, neuron, conv):
         super().__init__()
         self.neuron = neuron()
-        self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+        self.conv = conv(ch, ch, 3, stride=2, padding=1)
         self.bn = nn.BatchNorm2d(ch)
 
     def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
@@ -82,10 +120,10 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     """neuron -> nearest x2 -> conv3x3 -> BN."""
 
-    def __init__(self, ch: int, neuron):
+    def __init__(self, ch: int, neuron, conv):
         super().__init__()
         self.neuron = neuron()
-        self.conv = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv = conv(ch, ch, 3, padding=1)
         self.bn = nn.BatchNorm2d(ch)
 
     def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:

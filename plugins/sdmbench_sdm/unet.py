@@ -2,15 +2,21 @@
 
 Data flow for ``x_t: [B, C, H, W]`` and ``T`` spiking steps:
 
-1. Direct encoding: ``BN(conv3x3(x_t))`` is the same at every step, so it is
-   computed once and repeated T times: ``h: [T, B, ch, H, W]``.
+1. Direct encoding (the stem): ``BN(conv3x3(x_t))`` is the same at every
+   step, so it is computed once and repeated T times (with TSM only the
+   per-step gains differ), then ``BN(conv3x3(neuron(.)))``: ``h: [T, B, ch, H, W]``.
 2. Down path of pre-spike :class:`ResBlock` s and :class:`Downsample` s,
    middle blocks, up path with the real-valued skips concatenated.
 3. Tail per step: BN -> Swish -> conv3x3 to the image channels, then a per-step
-   refinement with residual ``y = y + conv3x3(y)``.
+   refinement with residual ``y = y + Swish(BN(conv3x3(y)))`` (no mixing over T).
 4. Membrane readout ``out = sum_t 0.8^(T-1-t) y[t]``.
 
-With ``neuron=None`` every neuron is a Swish and T is 1: the ANN twin.
+With ``neuron=None`` every neuron is a Swish and T is 1: the ANN twin. A
+neuron module with ``temporal_gain = True`` (the ``tsm`` neuron) asks for
+SDM's temporal-wise spiking mechanism: every convolution before a BatchNorm or
+the readout gets T learned gains (:class:`~.blocks.Conv`). Weights are
+initialised as in the SDDPM code: Xavier-uniform convolutions and linears,
+zero biases, the tail convolution with gain 1e-5.
 """
 from typing import Sequence
 
@@ -19,7 +25,7 @@ from torch import nn
 
 from sdmbench.neuron import Swish, fold, unfold
 
-from .blocks import Downsample, ResBlock, TimeEmbedding, Upsample
+from .blocks import Downsample, ResBlock, TimeEmbedding, Upsample, conv_maker
 
 READOUT_DECAY = 0.8
 
@@ -36,41 +42,64 @@ class SpikingUNet(nn.Module):
             raise ValueError(f"image size {img_size} is not divisible by {down_factor} "
                              f"(ch_mult {tuple(ch_mult)} downsamples {len(ch_mult) - 1} times)")
         self.T, self.img_ch, self.img_size = T, img_ch, img_size
+        self.temporal_gain = bool(getattr(neuron(), "temporal_gain", False))
+        conv = conv_maker(T, self.temporal_gain)
         tdim = 4 * ch
         self.time_embedding = TimeEmbedding(ch)
-        self.head = nn.Sequential(nn.Conv2d(img_ch, ch, 3, padding=1), nn.BatchNorm2d(ch))
+        self.stem_conv = conv(img_ch, ch, 3, padding=1)
+        self.stem_bn = nn.BatchNorm2d(ch)
+        self.stem_neuron = neuron()
+        self.stem_conv2 = conv(ch, ch, 3, padding=1)
+        self.stem_bn2 = nn.BatchNorm2d(ch)
 
         self.down = nn.ModuleList()
         skip_chs, now = [ch], ch
         for level, mult in enumerate(ch_mult):
             out = ch * mult
             for _ in range(num_res_blocks):
-                self.down.append(ResBlock(now, out, tdim, neuron, dropout))
+                self.down.append(ResBlock(now, out, tdim, neuron, conv, dropout))
                 now = out
                 skip_chs.append(now)
             if level != len(ch_mult) - 1:
-                self.down.append(Downsample(now, neuron))
+                self.down.append(Downsample(now, neuron, conv))
                 skip_chs.append(now)
-        self.middle = nn.ModuleList([ResBlock(now, now, tdim, neuron, dropout),
-                                     ResBlock(now, now, tdim, neuron, dropout)])
+        self.middle = nn.ModuleList([ResBlock(now, now, tdim, neuron, conv, dropout),
+                                     ResBlock(now, now, tdim, neuron, conv, dropout)])
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(ch_mult))):
             out = ch * mult
             for _ in range(num_res_blocks + 1):
-                self.up.append(ResBlock(skip_chs.pop() + now, out, tdim, neuron, dropout))
+                self.up.append(ResBlock(skip_chs.pop() + now, out, tdim, neuron, conv, dropout))
                 now = out
             if level != 0:
-                self.up.append(Upsample(now, neuron))
+                self.up.append(Upsample(now, neuron, conv))
         assert not skip_chs
-        self.tail = nn.Sequential(nn.BatchNorm2d(now), nn.SiLU(), nn.Conv2d(now, img_ch, 3, padding=1))
-        self.refine = nn.Conv2d(img_ch, img_ch, 3, padding=1)
+        self.tail = nn.Sequential(nn.BatchNorm2d(now), nn.SiLU(), conv(now, img_ch, 3, padding=1))
+        self.refine = nn.Sequential(nn.Conv2d(img_ch, img_ch, 3, padding=1), nn.BatchNorm2d(img_ch), nn.SiLU())
+        self._initialise()
         weights = READOUT_DECAY ** torch.arange(T - 1, -1, -1, dtype=torch.float32)
         self.register_buffer("readout", weights.view(T, 1, 1, 1, 1), persistent=False)
+
+    def _initialise(self) -> None:
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and module is not self.refine[0]:
+                nn.init.xavier_uniform_(module.weight, gain=1e-5 if module is self.tail[-1] else 1.0)
+                nn.init.zeros_(module.bias)
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` image -> ``[T, B, ch, H, W]`` real-valued features."""
+        T = self.T
+        y = self.stem_conv.forward_repeated(x)
+        if self.temporal_gain:
+            y = unfold(self.stem_bn(fold(y)), T)
+        else:  # identical steps: normalise one copy (same batch statistics) and repeat it
+            y = self.stem_bn(y[0]).unsqueeze(0).expand(T, *y.shape[1:])
+        return unfold(self.stem_bn2(self.stem_conv2(fold(self.stem_neuron(y)))), T)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         T = self.T
         temb = self.time_embedding(t)
-        h = self.head(x).unsqueeze(0).expand(T, *x.shape[:1], -1, *x.shape[2:])
+        h = self.stem(x)
         skips = [h]
         for block in self.down:
             h = block(h, temb)
