@@ -69,3 +69,18 @@ def test_if_inference_path_equals_the_autograd_path():
         fast = neuron(x)
     slow = neuron(x.clone().requires_grad_())
     assert torch.equal(fast, slow.detach())
+
+
+def test_fused_if_gradient_equals_autograd_through_the_step_function():
+    torch.manual_seed(0)
+    neuron = IFNeuron(5)
+    x = (torch.randn(5, 3, 40) * 1.5).requires_grad_()
+    weights = torch.randn(5, 3, 40)
+    fused = neuron(x)
+    (fused * weights).sum().backward()
+    fused_grad, x.grad = x.grad.clone(), None
+    stepwise = neuron.forward_stepwise(x)
+    (stepwise * weights).sum().backward()
+    assert torch.equal(fused, stepwise)
+    assert torch.allclose(fused_grad, x.grad, atol=1e-6)
+    assert fused_grad.abs().sum() > 0

@@ -27,7 +27,8 @@ class _Spike(torch.autograd.Function):
 
 
 def _atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2)
+    k = math.pi / 2 * alpha
+    return (x * k).square_().add_(1.0).reciprocal_().mul_(alpha / 2)
 
 
 def _sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
