@@ -73,7 +73,7 @@ def run_cmd(
     split: Optional[str] = typer.Option(None, help="training/reference split: train or test"),
     T: Optional[int] = typer.Option(None, "--T", help="spiking time steps"),
     threshold: Optional[float] = typer.Option(None, help="firing threshold v_th at inference (training uses 1.0)"),
-    sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim, unmask)"),
+    sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim, analytic; unmask)"),
     sample_steps: Optional[int] = typer.Option(None, help="denoising steps when sampling"),
     temperature: Optional[float] = typer.Option(None, help="sampling temperature (discrete diffusion)"),
     num_samples: Optional[int] = typer.Option(None, help="images generated for scoring"),
@@ -88,6 +88,8 @@ def run_cmd(
     results_dir: Optional[Path] = typer.Option(None, help="where records go (else $SDMBENCH_RESULTS, ./results)"),
     resume: Optional[Path] = typer.Option(None, help="a run folder: reuse its config and its finished stages"),
     rerun: Optional[str] = typer.Option(None, help="with --resume: train this stage (and later ones) again"),
+    init_from: Optional[Path] = typer.Option(None, help="a finished run to fine-tune (e.g. --neuron tsm from an if "
+                                                        "run); its settings, 1/10 of its training steps"),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE for any config setting, dotted "
                                                  "for nested ones (backbone.ch=64); repeatable"),
 ):
@@ -105,7 +107,16 @@ def run_cmd(
                      results_dir=str(results_dir) if results_dir else None)
     if rerun and not resume:
         raise UsageError("--rerun goes with --resume RUN_DIR")
-    if resume:
+    if init_from and resume:
+        raise UsageError("--init-from starts a new run; --resume continues one: pass only one of them")
+    if init_from:
+        base = saved_config(init_from)
+        for key in ("results_dir", "init_from"):
+            base.pop(key, None)
+        base["train_steps"] = max(1, int(base.get("train_steps", 10)) // 10)  # the paper: < 1/10 of training
+        overrides["init_from"] = str(init_from)
+        overrides["results_dir"] = overrides["results_dir"] or str(init_from.parent)
+    elif resume:
         base = saved_config(resume)
         base.pop("results_dir", None)
         overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)

@@ -36,6 +36,8 @@ class RunConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
+    checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
+    init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
     sampler: str = "ddim"
     sample_steps: int = 10
     temperature: float = 1.0
@@ -144,6 +146,7 @@ def validate(c: RunConfig) -> None:
         (c.image_size is None or c.image_size >= 4, f"image size must be >= 4, got {c.image_size}"),
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
+        (c.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {c.checkpoint_every}"),
     ]
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     for stage, overrides in c.stages.items():

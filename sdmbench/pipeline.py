@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
+from sdmbench.checkpoint import StepCheckpoint
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
@@ -42,6 +44,17 @@ class RunContext:
     T: int
     progress: Any = None
     log: Callable[..., None] = print
+    run_dir: Optional[Path] = None  # where mid-stage checkpoints go
+    resume_dir: Optional[Path] = None  # a run folder whose mid-stage checkpoints are continued
+
+    def checkpoint(self, stage: str, modules: Dict[str, nn.Module]) -> Optional[StepCheckpoint]:
+        """The mid-stage checkpoint of ``stage`` over ``modules`` (None outside a run folder)."""
+        if self.run_dir is None:
+            return None
+        name = f"checkpoint-{stage}.pt"
+        source = self.resume_dir / name if self.resume_dir is not None else None
+        return StepCheckpoint(self.run_dir / name, self.config.checkpoint_every, modules, self.generator,
+                              resume_from=source)
 
     def make_neuron(self, v_th: float = TRAIN_THRESHOLD):
         """The zero-argument neuron maker backbones receive (None for an ANN)."""
@@ -82,6 +95,9 @@ class Pipeline:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.generator_module().parameters())
 
+    def prepare_sampling(self) -> None:
+        """One-off work before generating (not counted per image by the energy metric)."""
+
     def extra_metrics(self, scoring) -> Dict[str, Any]:
         return {}
 
@@ -104,14 +120,37 @@ class DiffusionPipeline(Pipeline):
             raise unknown_name(f"sampler of process '{ctx.recipe.process}'", c.sampler, samplers)
         self.ema: Optional[nn.Module] = None
         self._sampling: Optional[nn.Module] = None
+        self._moments: Optional[torch.Tensor] = None
 
     def train_stage(self, stage: str) -> Dict[str, Any]:
         from sdmbench.training import train
 
         ctx = self.ctx
+        ema = self._init_from(Path(ctx.config.init_from)) if ctx.config.init_from else None
         self.ema, stats = train(self.backbone, self.process, ctx.data, ctx.config, ctx.device, ctx.generator,
-                                ctx.progress)
-        return stats.as_dict()
+                                ctx.progress, ema=ema, checkpoint=lambda modules: ctx.checkpoint(stage, modules))
+        out = stats.as_dict()
+        if ctx.config.init_from:
+            out["init_from"] = ctx.config.init_from
+        return out
+
+    def _init_from(self, run_dir: Path) -> nn.Module:
+        """Start from a trained run's weights (model and EMA). Parameters the
+        source lacks may only be new TSM gains, which start at 1."""
+        try:
+            state = torch.load(run_dir / "stage-train.pt", map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise UsageError(f"--init-from {run_dir}: no stage-train.pt there; pass a finished sdm run") from None
+        if dict(state.get("shape", {})) != dict(self.shape):
+            raise UsageError(f"--init-from {run_dir}: its U-Net {state.get('shape')} differs from this run's "
+                             f"{self.shape}; use the same dataset and backbone settings")
+        ema = copy.deepcopy(self.backbone)
+        for module, weights in ((self.backbone, state["model"]), (ema, state["ema"])):
+            missing, unexpected = module.load_state_dict(weights, strict=False)
+            if unexpected or any(not k.endswith(".gain") for k in missing):
+                raise UsageError(f"--init-from {run_dir}: weights do not fit (missing {missing[:2]}, "
+                                 f"unexpected {unexpected[:2]}); the source must be an sdm run of the same T")
+        return ema
 
     def state_dict(self, stage: str) -> Dict[str, Any]:
         return {"model": self.backbone.state_dict(), "ema": self.ema.state_dict(), "shape": self.shape}
@@ -138,8 +177,19 @@ class DiffusionPipeline(Pipeline):
             self._sampling = model.to(self.ctx.device).eval()
         return self._sampling
 
+    def prepare_sampling(self) -> None:
+        """Samplers that need the model's noise moments (Analytic-DPM) get them
+        here, from training images, with their own seeded generator."""
+        c = self.ctx.config
+        if c.sampler in getattr(self.process, "data_samplers", ()) and self._moments is None:
+            gen = torch.Generator().manual_seed(c.seed + 2)
+            x0 = self.ctx.data.random_batch(self.process.moment_images, gen).to(self.ctx.device)
+            self._moments = self.process.moments(self.generator_module(), x0, c.sample_steps, gen)
+
     def generate(self, n, generator, on_step=None):
         c, data = self.ctx.config, self.ctx.data
+        self.prepare_sampling()
+        extra = {"moments": self._moments} if self._moments is not None else {}
         return self.process.sample(self.generator_module(), n, (data.channels, data.image_size, data.image_size),
                                    sampler=c.sampler, steps=c.sample_steps, generator=generator,
-                                   device=self.ctx.device, on_step=on_step)
+                                   device=self.ctx.device, on_step=on_step, **extra)

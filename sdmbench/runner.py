@@ -1,11 +1,13 @@
 """One run, one direction: config -> pipeline stages -> sample -> score -> record.
 
 Every name and setting is checked before any work starts. The run writes into
-a hidden folder ``<results>/.tmp-<run id>/`` that becomes ``<results>/<run id>/``
-only once the record is complete, so a failed run leaves no partial record.
-Each finished training stage is saved there as ``stage-<name>.pt``; if a later
-step fails, the folder is kept as ``<results>/<run id>.incomplete`` and
-``--resume`` continues from it.
+``<results>/<run id>.incomplete/``, renamed ``<results>/<run id>/`` only once
+the record is complete, so a failed run leaves no partial record. Training
+saves mid-stage checkpoints there (``checkpoint-<stage>.pt``, see
+:mod:`sdmbench.checkpoint`) and each finished stage as ``stage-<name>.pt``. A
+run that fails or is killed after saving any of them keeps its folder, and
+``sdmbench run --resume <results>/<run id>.incomplete`` continues exactly where
+it stopped; a failure before the first save removes the folder.
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ def prepare_results_dir(config: RunConfig, run_id: str) -> Path:
     root = Path(config.results_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".tmp-{run_id}"
+        tmp = root / f"{run_id}.incomplete"
         tmp.mkdir()
         probe = tmp / ".probe"
         probe.write_text("ok")
@@ -115,15 +117,16 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     tmp = prepare_results_dir(config, run_id)
     write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
     try:
-        return _execute(config, built, plugins, device, run_id, tmp, progress, log, resume, rerun)
+        final = _execute(config, built, plugins, device, run_id, tmp, progress, log, resume, rerun)
     except BaseException:
-        if any(tmp.glob("stage-*.pt")):
-            kept = tmp.parent / f"{run_id}.incomplete"
-            os.replace(tmp, kept)
-            log(f"kept the finished stages in {kept}; continue with --resume {kept}")
+        if any(tmp.glob("stage-*.pt")) or any(tmp.glob("checkpoint-*.pt")):
+            log(f"kept the saved training state in {tmp}; continue with --resume {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if resume is not None and resume.name.endswith(".incomplete") and resume.resolve() != final.resolve():
+        shutil.rmtree(resume, ignore_errors=True)  # everything it held now lives in the finished run
+    return final
 
 
 def _stage_sources(pipeline, resume: Optional[Path], rerun: Optional[str]) -> Dict[str, Path]:
@@ -149,7 +152,8 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
     ctx = RunContext(config=config, plugins=plugins, recipe=built.recipe, neuron=built.neuron,
                      process=built.process, data=data, device=device,
                      generator=torch.Generator().manual_seed(config.seed),
-                     T=config.T if built.recipe.spiking else 1, progress=progress, log=log)
+                     T=config.T if built.recipe.spiking else 1, progress=progress, log=log, run_dir=tmp,
+                     resume_dir=resume if rerun is None else None)
     pipeline = (built.recipe.pipeline or DiffusionPipeline)(ctx)
     sources = _stage_sources(pipeline, resume, rerun)
     log(f"run {run_id}: {pipeline.parameters() / 1e6:.2f} M parameters, T={ctx.T}, {data.name}/{data.split} "
@@ -165,6 +169,7 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
         else:
             training[stage] = pipeline.train_stage(stage)
             torch.save(pipeline.state_dict(stage), tmp / f"stage-{stage}.pt")
+            (tmp / f"checkpoint-{stage}.pt").unlink(missing_ok=True)
         times[f"train_{stage}_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -236,6 +241,7 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress):
     generator = torch.Generator().manual_seed(config.seed + 1)
     batches = [min(config.sample_batch_size, config.num_samples - s)
                for s in range(0, config.num_samples, config.sample_batch_size)]
+    pipeline.prepare_sampling()
     task = progress.add_task("sample", total=len(batches) * config.sample_steps) if progress else None
     on_step = (lambda n: progress.update(task, advance=n)) if task is not None else None
     out = []

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
+from sdmbench.checkpoint import StepCheckpoint
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
@@ -44,19 +45,24 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.Tensor], config: RunConfig,
              progress=None, description: str = "train", weight_decay: float = 0.0,
-             after_step: Optional[Callable[[int], None]] = None) -> TrainStats:
-    """``config.train_steps`` optimiser steps on ``loss_fn(step)``."""
+             after_step: Optional[Callable[[int], None]] = None,
+             checkpoint: Optional[StepCheckpoint] = None) -> TrainStats:
+    """``config.train_steps`` optimiser steps on ``loss_fn(step)``, resumed from
+    and saved to ``checkpoint`` when one is given."""
     parameters = list(parameters)
     opt = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=weight_decay) if weight_decay \
         else torch.optim.Adam(parameters, lr=config.lr)
-    task = progress.add_task(description, total=config.train_steps) if progress else None
-    start, loss_value, smooth = time.perf_counter(), float("nan"), None
-    for step in range(config.train_steps):
+    first, smooth = checkpoint.restore(opt) if checkpoint else (0, None)
+    task = progress.add_task(description, total=config.train_steps, completed=first) if progress else None
+    start, loss_value = time.perf_counter(), float("nan")
+    for step in range(first, config.train_steps):
         loss = loss_fn(step)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
+            kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
+                    "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
             raise UsageError(f"training diverged ({description}): the loss is {loss_value} at step {step}; "
-                             f"lower the learning rate (now {config.lr})")
+                             f"lower the learning rate (now {config.lr}){kept}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
@@ -65,19 +71,25 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
         if after_step is not None:
             after_step(step)
         smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
+        if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):
+            checkpoint.save(step + 1, opt, smooth)
         if task is not None:
-            rate = (step + 1) * config.batch_size / (time.perf_counter() - start)
+            rate = (step + 1 - first) * config.batch_size / (time.perf_counter() - start)
             progress.update(task, advance=1, description=f"{description}  loss {smooth:.4f}  {rate:.0f} img/s")
     seconds = time.perf_counter() - start
-    return TrainStats(config.train_steps, loss_value, seconds,
-                      config.train_steps * config.batch_size / seconds if seconds else 0.0)
+    done = config.train_steps - first
+    return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0)
 
 
 def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,
-          generator: torch.Generator, progress=None) -> tuple[nn.Module, TrainStats]:
-    """Train ``backbone`` in place with ``process.loss``; return its EMA copy."""
+          generator: torch.Generator, progress=None, ema: Optional[nn.Module] = None,
+          checkpoint=None) -> tuple[nn.Module, TrainStats]:
+    """Train ``backbone`` in place with ``process.loss``; return its EMA copy.
+
+    ``ema``: a starting EMA (fine-tuning), else a copy of ``backbone``;
+    ``checkpoint(modules)`` -> :class:`StepCheckpoint` for mid-stage saves."""
     backbone.to(device).train()
-    ema = copy.deepcopy(backbone).eval()
+    ema = (ema if ema is not None else copy.deepcopy(backbone)).to(device).eval()
 
     def loss_fn(step: int) -> torch.Tensor:
         x0 = data.random_batch(config.batch_size, generator).to(device)
@@ -87,5 +99,6 @@ def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, devi
         ema_update(ema, backbone, min(config.ema_decay, (1 + step) / (10 + step)))
 
     stats = optimise(backbone.parameters(), loss_fn, config, progress, weight_decay=config.weight_decay,
-                     after_step=after_step)
+                     after_step=after_step,
+                     checkpoint=checkpoint({"model": backbone, "ema": ema}) if checkpoint else None)
     return ema, stats

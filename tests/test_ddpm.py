@@ -1,4 +1,5 @@
 """The Gaussian diffusion process, checked against identities."""
+import pytest
 import torch
 
 from sdmbench_ddpm.process import GaussianDiffusion
@@ -73,3 +74,48 @@ def test_sampling_is_deterministic_under_a_seed():
     a = p.sample(net, 2, (1, 4, 4), sampler="ddpm", steps=20, generator=torch.Generator().manual_seed(3))
     b = p.sample(net, 2, (1, 4, 4), sampler="ddpm", steps=20, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("abar_s, abar_n", [(0.9, 0.5), (0.99, 0.98), (0.5, 0.01)])
+def test_analytic_variance_is_the_exact_posterior_variance_for_gaussian_data(abar_s, abar_n):
+    # x0 ~ N(0, I): every x_t ~ N(0, I), the exact eps predictor is sqrt(1 - abar_n) x_n, so
+    # Gamma_n = 1 - abar_n, and Var(x_s | x_n) = 1 - abar_n / abar_s exactly.
+    got = GaussianDiffusion.analytic_variance(abar_n, abar_s, gamma=1 - abar_n)
+    assert got == pytest.approx(1 - abar_n / abar_s, rel=1e-12)
+
+
+def test_analytic_variance_spans_ddpm_beta_tilde_to_its_upper_bound():
+    abar_s, abar_n = 0.8, 0.6
+    beta_tilde = (1 - abar_s) / (1 - abar_n) * (1 - abar_n / abar_s)
+    assert GaussianDiffusion.analytic_variance(abar_n, abar_s, gamma=1.0) == pytest.approx(beta_tilde)
+    hi = GaussianDiffusion.analytic_variance(abar_n, abar_s, gamma=0.0)
+    assert hi == pytest.approx(beta_tilde + (((1 - abar_n) / (abar_n / abar_s)) ** 0.5
+                                             - (1 - abar_s - beta_tilde) ** 0.5) ** 2)
+    assert hi > beta_tilde  # a model predicting no noise gets the widest variance
+    assert GaussianDiffusion.analytic_variance(abar_n, abar_s, gamma=3.0) == pytest.approx(beta_tilde)  # clipped
+
+
+def test_moments_of_the_gaussian_eps_predictor_are_one_minus_abar():
+    p = GaussianDiffusion()
+
+    class GaussianOracle(torch.nn.Module):
+        def forward(self, x, t):
+            return (1 - p.alphas_bar[t]).sqrt().float().view(-1, 1, 1, 1) * x
+
+    x0 = torch.randn(400, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    gamma = p.moments(GaussianOracle(), x0, steps=5, generator=torch.Generator().manual_seed(1))
+    expected = 1 - p.alphas_bar[p.timesteps(5)]
+    assert torch.allclose(gamma, expected, atol=0.01)
+
+
+def test_analytic_sampling_with_the_oracle_lands_on_the_data_point():
+    p = GaussianDiffusion()
+    x0 = torch.rand(1, 1, 4, 4) * 2 - 1
+    oracle = Oracle(p, x0)
+    gamma = p.moments(oracle, x0.expand(200, -1, -1, -1), steps=10, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(gamma, torch.ones_like(gamma), atol=0.1)  # E||eps||^2 / d of true noise
+    out = p.sample(oracle, 3, (1, 4, 4), sampler="analytic", steps=10, moments=gamma,
+                   generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(out, x0.expand(3, -1, -1, -1), atol=1e-4)
+    with pytest.raises(ValueError, match="needs moments"):
+        p.sample(oracle, 1, (1, 4, 4), sampler="analytic", steps=10)

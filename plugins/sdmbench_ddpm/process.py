@@ -16,6 +16,18 @@ generalised DDIM update (Song et al. 2021), ``x0_hat`` clipped to [-1, 1]::
 ``ddim`` is ``eta = 0``. ``ddpm`` is ``eta = 1``: on all N steps this is
 exactly DDPM's ancestral sampler (``sigma^2 = beta~_t``), on fewer steps the
 respaced DDPM of improved-diffusion.
+
+``analytic`` is Analytic-DPM (Bao et al. 2022), the sampler of SDM's best
+result: the DDPM mean (``lambda^2 = beta~``) with the optimal reverse
+variance, from ``s = tau_{i-1}`` to ``n = tau_i`` with ``bb = 1 - abar``::
+
+    sigma*^2 = lambda^2 + (sqrt(bb_n / a_ns) - sqrt(bb_s - lambda^2))^2 (1 - Gamma_n)
+    lambda^2 = bb_s / bb_n (1 - a_ns),   a_ns = abar_n / abar_s
+    Gamma_n  = E ||eps_theta(x_n, n)||^2 / d      (Monte Carlo over training images)
+
+``Gamma_n`` is estimated once per trajectory (:meth:`GaussianDiffusion.moments`,
+``moment_images`` training images) before sampling; ``1 - Gamma_n`` is clipped
+to [0, 1].
 """
 from __future__ import annotations
 
@@ -27,10 +39,14 @@ from torch import nn
 
 class GaussianDiffusion:
     #: sampler name -> eta of the generalised update
-    samplers: Dict[str, float] = {"ddpm": 1.0, "ddim": 0.0}
+    samplers: Dict[str, Optional[float]] = {"ddpm": 1.0, "ddim": 0.0, "analytic": None}
+    #: samplers that need :meth:`moments` of the trained model on training images
+    data_samplers = ("analytic",)
 
-    def __init__(self, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+    def __init__(self, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
+                 moment_images: int = 100):
         self.num_timesteps = num_timesteps
+        self.moment_images = moment_images
         self.betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
         self.alphas_bar = torch.cumprod(1.0 - self.betas, dim=0)
 
@@ -51,14 +67,42 @@ class GaussianDiffusion:
         return nn.functional.mse_loss(backbone(self.q_sample(x0, t, noise), t), noise)
 
     @torch.no_grad()
+    def moments(self, backbone: nn.Module, x0: torch.Tensor, steps: int,
+                generator: Optional[torch.Generator] = None, batch: int = 100) -> torch.Tensor:
+        """``Gamma_t = E ||eps_theta(x_t, t)||^2 / d`` at each of the ``steps`` timesteps."""
+        out = []
+        for t in self.timesteps(steps).tolist():
+            total = 0.0
+            for chunk in x0.split(batch):
+                noise = torch.randn(chunk.shape, generator=generator).to(chunk.device)
+                tt = torch.full((len(chunk),), t, device=chunk.device, dtype=torch.long)
+                eps = backbone(self.q_sample(chunk, tt, noise), tt)
+                total += eps.double().pow(2).flatten(1).mean(1).sum().item()
+            out.append(total / len(x0))
+        return torch.tensor(out, dtype=torch.float64)
+
+    @staticmethod
+    def analytic_variance(abar_n: float, abar_s: float, gamma: float) -> float:
+        """Analytic-DPM's optimal variance of ``x_s | x_n`` for the DDPM mean."""
+        bb_n, bb_s, a_ns = 1 - abar_n, 1 - abar_s, abar_n / abar_s
+        lam2 = bb_s / bb_n * (1 - a_ns)
+        gap = ((bb_n / a_ns) ** 0.5 - max(bb_s - lam2, 0.0) ** 0.5) ** 2
+        return lam2 + gap * min(max(1 - gamma, 0.0), 1.0)
+
+    @torch.no_grad()
     def sample(self, backbone: nn.Module, n: int, shape: Sequence[int], *, sampler: str = "ddim",
                steps: int = 50, generator: Optional[torch.Generator] = None,
                device: torch.device | str = "cpu",
-               on_step: Optional[Callable[[int], None]] = None) -> torch.Tensor:
-        """Generate ``n`` images of ``shape`` (C, H, W) in [-1, 1]."""
+               on_step: Optional[Callable[[int], None]] = None,
+               moments: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Generate ``n`` images of ``shape`` (C, H, W) in [-1, 1].
+
+        ``moments``: :meth:`moments` for the same ``steps`` (``analytic`` only)."""
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler '{sampler}' for ddpm; known: {', '.join(self.samplers)}")
         eta = self.samplers[sampler]
+        if sampler in self.data_samplers and (moments is None or len(moments) != len(self.timesteps(steps))):
+            raise ValueError(f"sampler '{sampler}' needs moments() of the model for {steps} steps")
         x = torch.randn((n, *shape), generator=generator, device="cpu").to(device)
         seq = self.timesteps(steps).tolist()
         abar_all = self.alphas_bar
@@ -70,8 +114,12 @@ class GaussianDiffusion:
             eps = backbone(x, tt)
             x0 = ((x - (1 - abar) ** 0.5 * eps) / abar ** 0.5).clamp(-1, 1)
             eps = (x - abar ** 0.5 * x0) / (1 - abar) ** 0.5
-            sigma = eta * ((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)) ** 0.5
-            x = abar_prev ** 0.5 * x0 + max(1 - abar_prev - sigma ** 2, 0.0) ** 0.5 * eps
+            lam = ((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)) ** 0.5
+            if eta is None:  # analytic: the DDPM mean, the optimal variance (none on the last step)
+                sigma = self.analytic_variance(abar, abar_prev, float(moments[i])) ** 0.5 if i > 0 else 0.0
+            else:
+                sigma = lam = eta * lam
+            x = abar_prev ** 0.5 * x0 + max(1 - abar_prev - lam ** 2, 0.0) ** 0.5 * eps
             if sigma > 0:
                 x = x + sigma * torch.randn(x.shape, generator=generator, device="cpu").to(device)
             if on_step is not None:

@@ -63,12 +63,14 @@ class IFSequence(torch.autograd.Function):
     def backward(ctx, grad_spikes):
         (u_all,) = ctx.saved_tensors
         grad_x = torch.empty_like(grad_spikes)
+        through_reset = torch.empty_like(u_all[0])
         for n in range(u_all.shape[0] - 1, -1, -1):  # step by step: cache-sized tensors, no graph
             u = u_all[n]
             sg = ctx.grad_fn(u - ctx.v_th, ctx.alpha)
             torch.mul(grad_spikes[n], sg, out=grad_x[n])
             if n + 1 < u_all.shape[0]:
-                through_reset = (u < ctx.v_th).to(u.dtype).sub_(sg.mul_(u))  # dV[n]/dU[n]
+                torch.lt(u, ctx.v_th, out=through_reset)
+                through_reset.sub_(sg.mul_(u))  # dV[n]/dU[n] = (1 - S[n]) - U[n] s'
                 grad_x[n].addcmul_(grad_x[n + 1], through_reset)
         return grad_x, None, None, None
 

@@ -28,7 +28,8 @@ class _Spike(torch.autograd.Function):
 
 def _atan_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
     k = math.pi / 2 * alpha
-    return (x * k).square_().add_(1.0).reciprocal_().mul_(alpha / 2)
+    return torch.addcmul(torch.ones((), dtype=x.dtype, device=x.device), x, x, value=k * k) \
+        .reciprocal_().mul_(alpha / 2)
 
 
 def _sigmoid_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -58,7 +58,8 @@ class SpikingDiffusionPipeline(Pipeline):
                 _, parts = ae.losses(x)
                 return parts["mse"] / self.data_variance + parts["vq"] + parts["psp"]
 
-            stats = optimise(ae.parameters(), loss_fn, c, ctx.progress, "stage 1/2: VQ-SVAE", c.weight_decay)
+            stats = optimise(ae.parameters(), loss_fn, c, ctx.progress, "stage 1/2: VQ-SVAE", c.weight_decay,
+                             checkpoint=ctx.checkpoint(stage, {"model": ae}))
         else:
             tokens = self.encode_training_tokens(min(len(data), c.train_steps * c.batch_size))
             den = self.denoiser.to(device).train()
@@ -68,7 +69,7 @@ class SpikingDiffusionPipeline(Pipeline):
                 return self.process.loss(den, tokens[idx].to(device), generator=gen)
 
             stats = optimise(den.parameters(), loss_fn, c, ctx.progress, "stage 2/2: discrete diffusion",
-                             c.weight_decay)
+                             c.weight_decay, checkpoint=ctx.checkpoint(stage, {"model": den}))
         return stats.as_dict()
 
     @torch.no_grad()

@@ -1,0 +1,87 @@
+"""Mid-stage checkpoints: a killed run, resumed, ends with the same weights
+as an uninterrupted one; a diverging run keeps its last good checkpoint."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from sdmbench.config import resolve
+from sdmbench.errors import UsageError
+from sdmbench.runner import execute
+from sdmbench_metrics import classifier
+
+from conftest import SHARED_DATA, needs_shared_mnist
+
+SETTINGS = dict(image_size=16, backbone=dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0), T=2,
+                train_steps=300, checkpoint_every=25, batch_size=8, num_samples=8, sample_batch_size=8,
+                sample_steps=2, reference_images=64, split="test", dataset="mnist", lr=1e-3, ema_decay=0.9)
+
+CHILD = """
+import json, sys
+from sdmbench.config import resolve
+from sdmbench.runner import execute
+from sdmbench_metrics import classifier
+settings, flags = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+execute(resolve(settings, flags), log=lambda *a: None)
+"""
+
+
+def weights(folder):
+    return torch.load(folder / "stage-train.pt", weights_only=True)
+
+
+@needs_shared_mnist
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    flags = {"data_root": str(SHARED_DATA), "device": "cpu", "threads": 1}
+    whole = execute(resolve(SETTINGS, {**flags, "results_dir": str(tmp_path / "whole")}), log=lambda *a: None)
+
+    killed_dir = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(SETTINGS),
+                              json.dumps({**flags, "results_dir": str(killed_dir)})])
+    deadline = time.time() + 120
+    while not list(killed_dir.glob("*.incomplete/checkpoint-train.pt")):
+        assert child.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    [incomplete] = list(killed_dir.glob("*.incomplete"))
+    saved = torch.load(incomplete / "checkpoint-train.pt", weights_only=True)
+    assert 0 < saved["step"] < SETTINGS["train_steps"] and not (incomplete / "stage-train.pt").exists()
+
+    config = resolve(json.loads((incomplete / "config.json").read_text()), {})
+    resumed = execute(config, log=lambda *a: None, resume=incomplete)
+    a, b = weights(whole), weights(resumed)
+    for part in ("model", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key}"
+    record = json.loads((resumed / "record.json").read_text())
+    assert record["training"]["steps"] == SETTINGS["train_steps"]
+    assert not incomplete.exists() and not (resumed / "checkpoint-train.pt").exists()
+
+
+@needs_shared_mnist
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_checkpoint(tmp_path, monkeypatch):
+    from sdmbench_ddpm.process import GaussianDiffusion
+
+    real_loss = GaussianDiffusion.loss
+    calls = {"n": 0}
+
+    def loss_that_explodes(self, backbone, x0, generator=None):
+        calls["n"] += 1
+        loss = real_loss(self, backbone, x0, generator=generator)
+        return loss * float("nan") if calls["n"] > 60 else loss
+
+    monkeypatch.setattr(GaussianDiffusion, "loss", loss_that_explodes)
+    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    config = resolve(SETTINGS, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), "device": "cpu"})
+    with pytest.raises(UsageError, match=r"diverged.*step 60.*last good checkpoint \(step 50\)"):
+        execute(config, log=lambda *a: None)
+    [kept] = list(tmp_path.glob("*.incomplete"))
+    assert torch.load(kept / "checkpoint-train.pt", weights_only=True)["step"] == 50
