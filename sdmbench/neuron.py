@@ -3,7 +3,10 @@
 A neuron factory is ``factory(T, v_th=1.0, **params) -> nn.Module``; the
 module maps input currents ``x: Tensor[T, B, ...]`` to 0/1 spikes of the same
 shape, differentiable through a surrogate gradient, with no state surviving
-between calls. :func:`neuron_maker` turns a registry entry into the
+between calls. A neuron module may declare ``temporal_gain = True`` (the
+``tsm`` neuron): backbones that support it then give every convolution T
+learned per-step gains (SDM's temporal-wise spiking mechanism).
+:func:`neuron_maker` turns a registry entry into the
 zero-argument callable a backbone receives, and tags every module it makes so
 that the energy counter can find the neurons of any backbone.
 """

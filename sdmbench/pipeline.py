@@ -15,6 +15,7 @@ A model recipe may name another pipeline (``ModelRecipe.pipeline``).
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -141,7 +142,8 @@ class DiffusionPipeline(Pipeline):
             state = torch.load(run_dir / "stage-train.pt", map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise UsageError(f"--init-from {run_dir}: no stage-train.pt there; pass a finished sdm run") from None
-        if dict(state.get("shape", {})) != dict(self.shape):
+        as_json = lambda shape: json.loads(json.dumps(shape))  # noqa: E731  (tuples and lists alike)
+        if as_json(state.get("shape", {})) != as_json(self.shape):
             raise UsageError(f"--init-from {run_dir}: its U-Net {state.get('shape')} differs from this run's "
                              f"{self.shape}; use the same dataset and backbone settings")
         ema = copy.deepcopy(self.backbone)

@@ -2,8 +2,10 @@
 import json
 
 import pytest
+import torch
 
 from sdmbench.config import resolve
+from sdmbench.errors import UsageError
 from sdmbench.runner import execute
 from sdmbench_metrics import classifier
 
@@ -102,3 +104,31 @@ def test_set_values_of_the_wrong_type_are_usage_errors():
     with pytest.raises(UsageError, match="backbone.NAME=VALUE"):
         resolve({}, {}, parse_settings(["backbone=3"]))
     assert resolve({}, {}, parse_settings(["T=8"])).T == 8
+
+
+@needs_shared_mnist
+def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys):
+    from sdmbench.api import load_backbone
+    from sdmbench.cli import main
+
+    source = tiny_run(train_steps=20)
+    folder = tmp_path / source["run_id"]
+    main(["run", "--init-from", str(folder), "--neuron", "tsm", "--results-dir", str(tmp_path / "ft")])
+    [tuned] = list((tmp_path / "ft").glob("sdm-tsm-*"))
+    record = json.loads((tuned / "record.json").read_text())
+    assert record["neuron"] == "tsm" and record["config"]["init_from"] == str(folder)
+    assert record["training"]["steps"] == 2  # a tenth of the source's 20 steps, as the paper fine-tunes
+    # with no fine-tuning steps the TSM model is the IF model: gains of 1, the same weights, the same outputs
+    same = execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "zero"),
+                                  "neuron": "tsm", "init_from": str(folder), "train_steps": 0}),
+                   log=lambda *a: None)
+    a, b = load_backbone(folder), load_backbone(same)
+    assert all(torch.equal(b.state_dict()[k], v) for k, v in a.state_dict().items())
+    assert all(p.tolist() == [1.0, 1.0] for n, p in b.named_parameters() if n.endswith(".gain"))
+    x, t = torch.randn(2, 1, 16, 16), torch.tensor([10, 900])
+    with torch.no_grad():
+        assert torch.allclose(a(x, t), b(x, t), atol=1e-6)
+    with pytest.raises(UsageError, match="differs from this run"):
+        execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "bad"),
+                               "neuron": "tsm", "init_from": str(folder), "backbone": {"ch": 16}}),
+                log=lambda *a: None)
