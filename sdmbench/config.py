@@ -36,6 +36,7 @@ class RunConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
+    bn_batches: int = 20  # training batches that recompute the EMA model's BatchNorm statistics
     checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
     init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
     sampler: str = "ddim"
