@@ -33,9 +33,25 @@ err = Console(stderr=True)
 PLURAL = {"process": "processes"}
 
 
+class _LazyProgress(Progress):
+    """Progress bars that appear with the first task, so an early error stays one line."""
+
+    def __enter__(self):
+        return self
+
+    def add_task(self, *args, **kwargs):
+        if not self.live.is_started:
+            self.start()
+        return super().add_task(*args, **kwargs)
+
+    def __exit__(self, *exc):
+        if self.live.is_started:
+            self.stop()
+
+
 def _progress(transient: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("eta"), TimeRemainingColumn(), console=err, transient=transient)
+    return _LazyProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                         TextColumn("eta"), TimeRemainingColumn(), console=err, transient=transient)
 
 
 def _warn_failures(plugins) -> None:
@@ -110,7 +126,7 @@ def run_cmd(
     if init_from and resume:
         raise UsageError("--init-from starts a new run; --resume continues one: pass only one of them")
     if init_from:
-        base = saved_config(init_from)
+        base = saved_config(init_from, "--init-from")
         for key in ("results_dir", "init_from"):
             base.pop(key, None)
         base["train_steps"] = max(1, int(base.get("train_steps", 10)) // 10)  # the paper: < 1/10 of training

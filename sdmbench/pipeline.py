@@ -118,7 +118,7 @@ class DiffusionPipeline(Pipeline):
         if samplers is not None and c.sampler not in samplers:
             from sdmbench.errors import unknown_name
 
-            raise unknown_name(f"sampler of process '{ctx.recipe.process}'", c.sampler, samplers)
+            raise unknown_name("sampler", c.sampler, samplers)
         self.ema: Optional[nn.Module] = None
         self._sampling: Optional[nn.Module] = None
         self._moments: Optional[torch.Tensor] = None

@@ -89,16 +89,16 @@ def make_run_id(config: RunConfig) -> str:
     return f"{config.model}-{neuron}-{config.dataset}-{config.preset}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def saved_config(run_dir: Path) -> Dict[str, Any]:
-    """The config a run folder was made with (for ``--resume``)."""
+def saved_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
+    """The config a run folder was made with (for ``--resume`` / ``--init-from``)."""
     path = run_dir / CONFIG_FILE
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"--resume {run_dir}: no {CONFIG_FILE} there; pass a run folder made by sdmbench run") \
+        raise UsageError(f"{flag} {run_dir}: no {CONFIG_FILE} there; pass a run folder made by sdmbench run") \
             from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--resume {run_dir}: unreadable {CONFIG_FILE} ({exc})") from None
+        raise UsageError(f"{flag} {run_dir}: unreadable {CONFIG_FILE} ({exc})") from None
 
 
 def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: Optional[Path] = None,
