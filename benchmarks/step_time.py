@@ -149,6 +149,10 @@ def main() -> None:
     base, tuned = results["glibc defaults"]["snn"], results["sdmbench tuned"]["snn"]
     print(f"allocator tuning speed-up, SNN: train {base['train_s'] / tuned['train_s']:.2f}x, "
           f"sample {base['sample_s'] / tuned['sample_s']:.2f}x")
+    if "reference" in results["glibc defaults"]:
+        shipped = results["glibc defaults"]["reference"]
+        print(f"reference as shipped (glibc defaults) / sdmbench as shipped (tuned): "
+              f"train {shipped['train_s'] / tuned['train_s']:.2f}x, sample {shipped['sample_s'] / tuned['sample_s']:.2f}x")
 
 
 if __name__ == "__main__":
