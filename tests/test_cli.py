@@ -57,7 +57,7 @@ def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, datase
     assert record["metrics"]["fid"] > 0
     assert record["metrics"]["energy_per_image_mj"] > 0
     assert record["energy"]["sops"] > 0 and record["energy"]["macs"] > 0
-    assert len(record["firing_rates"]) == 18 and all(0 <= r <= 1 for r in record["firing_rates"].values())
+    assert len(record["firing_rates"]) == 19 and all(0 <= r <= 1 for r in record["firing_rates"].values())
     assert (folder / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for key in ("schema_version", "run_id", "config", "protocol", "wall_times", "git_commit", "packages",
                 "hardware"):

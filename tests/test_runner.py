@@ -120,7 +120,7 @@ def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys
     assert record["training"]["steps"] == 2  # a tenth of the source's 20 steps, as the paper fine-tunes
     # with no fine-tuning steps the TSM model is the IF model: gains of 1, the same weights, the same outputs
     same = execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "zero"),
-                                  "neuron": "tsm", "init_from": str(folder), "train_steps": 0}),
+                                  "neuron": "tsm", "init_from": str(folder), "train_steps": 0, "bn_batches": 0}),
                    log=lambda *a: None)
     a, b = load_backbone(folder), load_backbone(same)
     assert all(torch.equal(b.state_dict()[k], v) for k, v in a.state_dict().items())
