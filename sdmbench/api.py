@@ -14,10 +14,9 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from sdmbench import plugins as plugin_loader
+from sdmbench import pipeline, plugins as plugin_loader
 from sdmbench.config import RunConfig, resolve
 from sdmbench.errors import UsageError
-from sdmbench.neuron import neuron_maker
 from sdmbench.records import write_json_atomic
 
 STAGE_FILE = "stage-train.pt"
@@ -32,15 +31,13 @@ def _load(path: Path):
         raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
 
 
-def build_backbone(config: RunConfig, shape: dict, plugins=None, v_th: Optional[float] = None) -> nn.Module:
-    """The backbone a diffusion run's config describes (inference threshold by default)."""
+def build_backbone(config: RunConfig, shape: dict, plugins=None) -> nn.Module:
+    """The backbone a diffusion run's config describes, at its inference threshold."""
     plugins = plugins or plugin_loader.get()
     recipe = plugins.model.get(config.model)()
-    maker = None
-    if recipe.spiking:
-        maker = neuron_maker(plugins.neuron.get(config.neuron).factory, config.T,
-                             config.threshold if v_th is None else v_th, config.neuron_params)
-    return plugins.backbone.get(recipe.backbone)(maker, T=config.T if recipe.spiking else 1, **shape)
+    neuron = plugins.neuron.get(config.neuron) if recipe.spiking else None
+    return pipeline.build_backbone(plugins, recipe.backbone, neuron, config.T if recipe.spiking else 1,
+                                   config.threshold, config.neuron_params, **shape)
 
 
 def load_backbone(run_dir: str | Path, weights: str = "ema", plugins=None) -> nn.Module:
@@ -86,10 +83,7 @@ def import_sddpm(checkpoint: Path, out: Path, *, dataset: str = "cifar10", ch_mu
     config = resolve(base, dict(model="sdm", neuron="tsm" if tsm else "if", dataset=dataset, preset=preset, T=T,
                                 image_size=img_size, train_steps=0), {"backbone": backbone})
     shape = dict(img_ch=found["img_ch"], img_size=img_size, **config.backbone)
-    try:
-        net = build_backbone(config, shape, plugins)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"cannot build the U-Net for this checkpoint: {exc}") from None
+    net = build_backbone(config, shape, plugins)
     sddpm_import.load_into(net, theirs)
     out.mkdir(parents=True, exist_ok=True)
     state = {"model": net.state_dict(), "ema": net.state_dict(), "shape": shape}

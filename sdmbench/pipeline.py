@@ -57,18 +57,20 @@ class RunContext:
         return StepCheckpoint(self.run_dir / name, self.config.checkpoint_every, modules, self.generator,
                               resume_from=source)
 
-    def make_neuron(self, v_th: float = TRAIN_THRESHOLD):
-        """The zero-argument neuron maker backbones receive (None for an ANN)."""
-        if self.neuron is None:
-            return None
-        return neuron_maker(self.neuron.factory, self.T, v_th, self.config.neuron_params)
-
     def build(self, backbone: str, v_th: float = TRAIN_THRESHOLD, **config: Any) -> nn.Module:
-        entry = self.plugins.backbone.get(backbone)
-        try:
-            return entry(self.make_neuron(v_th), T=self.T, **config)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"cannot build backbone '{backbone}': {exc}") from None
+        return build_backbone(self.plugins, backbone, self.neuron, self.T, v_th, self.config.neuron_params,
+                              **config)
+
+
+def build_backbone(plugins, backbone: str, neuron, T: int, v_th: float, neuron_params: Dict[str, Any],
+                   **config: Any) -> nn.Module:
+    """``backbone`` built with fresh ``neuron`` modules (a registry entry, or None
+    for an ANN) at threshold ``v_th``; a bad setting is a :class:`UsageError`."""
+    maker = None if neuron is None else neuron_maker(neuron.factory, T, v_th, neuron_params)
+    try:
+        return plugins.backbone.get(backbone)(maker, T=T, **config)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"cannot build backbone '{backbone}': {exc}") from None
 
 
 class Pipeline:
