@@ -46,6 +46,19 @@ def test_real_inputs_count_macs_and_spikes_count_sops_in_one_network():
     assert math.isclose(report.energy_j * 1e12, 354.6)
 
 
+def test_spikes_of_one_shared_value_count_as_sops_and_two_values_as_macs():
+    # a converted IF neuron emits theta * s: the accumulates of theta * w, theta folded into the weights
+    conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
+    with EnergyCounter(conv) as counter:
+        conv(1.5 * spikes_3x3((1, 1), (0, 0)))
+    assert (counter.report().sops, counter.report().macs) == (26, 0)
+    two_values = spikes_3x3((1, 1), (0, 0))
+    two_values[0, 0, 0, 0] = 0.5
+    with EnergyCounter(conv) as counter:
+        conv(two_values)
+    assert (counter.report().sops, counter.report().macs) == (0, 2 * 9 * 9)
+
+
 def test_dense_convolution_macs_are_outputs_times_kernel_volume():
     conv = nn.Conv2d(2, 4, 3, padding=1)
     with EnergyCounter(conv) as counter:
@@ -72,7 +85,7 @@ def test_transposed_convolution_fed_spikes_counts_exact_reach():
 def test_firing_rates_and_elementwise_ops_are_reported_separately():
     class Step(nn.Module):
         def forward(self, x):
-            return (x > 0).float()
+            return 1.5 * (x > 0).float()  # spikes may carry one value (converted IF: theta)
 
     neuron = Step()
     setattr(neuron, NEURON_TAG, True)

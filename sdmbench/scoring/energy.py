@@ -2,17 +2,19 @@
 
 For every Conv1d/2d, ConvTranspose2d and Linear call:
 
-- input all 0/1 (spikes): synaptic operations, ``SOPs = sum over input spikes
-  of their fan-out`` (the outputs each spike reaches, borders and stride
-  included), computed exactly by convolving the spike map with a kernel of
-  ones; energy ``E_AC = 0.9 pJ`` each.
+- input spikes, every element 0 or one shared value ``c`` (0/1 spikes, or
+  the spikes ``c = v_th`` of a converted IF neuron, whose ``c`` folds into the
+  weights): synaptic operations, ``SOPs = sum over input spikes of their
+  fan-out`` (the outputs each spike reaches, borders and stride included),
+  computed exactly by convolving the spike map with a kernel of ones; energy
+  ``E_AC = 0.9 pJ`` each.
 - any other input: multiply-accumulates, ``MACs = outputs x (C_in/groups x
   kernel area)`` (Linear: ``outputs x in_features``); ``E_MAC = 4.6 pJ`` each.
 
 ``E = 4.6 pJ x MACs + 0.9 pJ x SOPs`` (45 nm, Horowitz 2014). Normalisation
 layers and neuron/activation updates are counted as elementwise operations,
-listed separately and not priced. Each neuron module's firing rate (mean of
-its 0/1 output) is recorded.
+listed separately and not priced. Each neuron module's firing rate (the
+fraction of its outputs that are spikes, i.e. nonzero) is recorded.
 """
 from __future__ import annotations
 
@@ -45,8 +47,10 @@ class LayerCount:
     elementwise: int = 0
 
 
-def is_binary(x: torch.Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all())
+def is_spike_train(x: torch.Tensor) -> bool:
+    """True when every element of ``x`` is 0 or one shared value (1 for plain spikes)."""
+    nonzero = x[x != 0]
+    return nonzero.numel() == 0 or bool((nonzero == nonzero[0]).all())
 
 
 def conv_sops(module: nn.Module, x: torch.Tensor) -> int:
@@ -121,10 +125,11 @@ class EnergyCounter:
             count = self.layers.setdefault(name, LayerCount(type(module).__name__))
             count.calls += 1
             count.input_elements += x.numel()
-            if is_binary(x):
-                count.sops += conv_sops(module, x) if not isinstance(module, nn.Linear) \
-                    else int(x.sum()) * module.out_features
-                count.input_spikes += int(x.sum())
+            if is_spike_train(x):
+                spikes = (x != 0).to(x.dtype)
+                count.sops += conv_sops(module, spikes) if not isinstance(module, nn.Linear) \
+                    else int(spikes.sum()) * module.out_features
+                count.input_spikes += int(spikes.sum())
             else:
                 count.macs += dense_macs(module, x, output)
         return hook
@@ -136,7 +141,7 @@ class EnergyCounter:
             count.elementwise += output.numel()
             if is_neuron(module):
                 total = self.spikes.setdefault(name, [0.0, 0.0])
-                total[0] += float(output.sum())
+                total[0] += float((output != 0).sum())
                 total[1] += output.numel()
         return hook
 
