@@ -89,6 +89,9 @@ def run_cmd(
     split: Optional[str] = typer.Option(None, help="training/reference split: train or test"),
     T: Optional[int] = typer.Option(None, "--T", help="spiking time steps"),
     threshold: Optional[float] = typer.Option(None, help="firing threshold v_th at inference (training uses 1.0)"),
+    bits: Optional[int] = typer.Option(None, help="conversion models: activation bits b; T = 2^b - 1 unless --T"),
+    fine_tune: Optional[bool] = typer.Option(None, "--fine-tune/--no-fine-tune",
+                                             help="conversion models: fine-tune the converted SNN to the ANN"),
     sampler: Optional[str] = typer.Option(None, help="sampler of the process (ddpm, ddim, analytic; unmask)"),
     sample_steps: Optional[int] = typer.Option(None, help="denoising steps when sampling"),
     temperature: Optional[float] = typer.Option(None, help="sampling temperature (discrete diffusion)"),
@@ -116,7 +119,7 @@ def run_cmd(
     plugins = plugin_loader.get()
     _warn_failures(plugins)
     overrides = dict(model=model, neuron=neuron, dataset=dataset, preset=preset, split=split, T=T,
-                     threshold=threshold, sampler=sampler, sample_steps=sample_steps, temperature=temperature,
+                     threshold=threshold, bits=bits, fine_tune=fine_tune, sampler=sampler, sample_steps=sample_steps, temperature=temperature,
                      num_samples=num_samples, train_steps=train_steps, batch_size=batch_size, extractor=extractor,
                      inception_weights=str(inception_weights) if inception_weights else None, seed=seed,
                      device=device, threads=threads, data_root=str(data_root) if data_root else None,

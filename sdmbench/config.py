@@ -39,6 +39,9 @@ class RunConfig:
     bn_batches: int = 20  # training batches that recompute the EMA model's BatchNorm statistics
     checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
     init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
+    bits: Optional[int] = None  # conversion models: activation quantisation; T defaults to 2^bits - 1
+    converter: Optional[str] = None  # conversion models: the registered ANN-to-SNN converter
+    fine_tune: bool = False  # conversion models: fine-tune the converted SNN (stage 'finetune')
     sampler: str = "ddim"
     sample_steps: int = 10
     temperature: float = 1.0
@@ -127,6 +130,13 @@ def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[st
                 raise UsageError(f"setting '{key}' must be a number, got {value!r}") from None
         elif isinstance(default, dict) and not isinstance(value, dict):
             raise UsageError(f"setting '{key}' is a group of settings; set its members as {key}.NAME=VALUE")
+    if merged["bits"] is not None:
+        try:
+            merged["bits"] = int(merged["bits"])
+        except (TypeError, ValueError):
+            raise UsageError(f"--bits must be a whole number, got {merged['bits']!r}") from None
+        if "T" not in given and "T" not in (settings or {}) and 1 <= merged["bits"] <= 8:
+            merged["T"] = 2 ** merged["bits"] - 1  # b-bit activations convert to T = 2^b - 1 steps
     config = RunConfig.from_dict(merged)
     config.results_dir = results_dir(config.results_dir)
     validate(config)
@@ -147,6 +157,7 @@ def validate(c: RunConfig) -> None:
         (c.image_size is None or c.image_size >= 4, f"image size must be >= 4, got {c.image_size}"),
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
+        (c.bits is None or 1 <= c.bits <= 8, f"--bits must be between 1 and 8, got {c.bits}"),
         (c.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {c.checkpoint_every}"),
     ]
     fields = {f.name for f in dataclasses.fields(RunConfig)}

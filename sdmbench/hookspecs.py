@@ -21,6 +21,10 @@ Contracts of the factories (see DESIGN.md):
 - extractor (feature extractor for FID): ``factory(data, **options)`` ->
   ``sdmbench.scoring.FeatureExtractor``.
 - model: ``factory() -> sdmbench.model.ModelRecipe``.
+- converter (ANN -> SNN): ``factory(ann, T, **options) -> nn.Module``: a new
+  spiking network (``ann`` is left untouched) with the same
+  ``forward(x_t, t)``, simulated for ``T`` time steps, whose output
+  approximates the ANN's.
 """
 import pluggy
 
@@ -60,3 +64,8 @@ def sdmbench_register_extractors(registry):
 @hookspec
 def sdmbench_register_models(registry):
     """Register models: named recipes of backbone + process + presets."""
+
+
+@hookspec
+def sdmbench_register_converters(registry):
+    """Register ANN-to-SNN converters."""

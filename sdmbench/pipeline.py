@@ -98,6 +98,11 @@ class Pipeline:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.generator_module().parameters())
 
+    def describe(self, stage: str) -> str:
+        """The progress-bar label of a training stage."""
+        stages = list(self.stages)
+        return "train" if len(stages) == 1 else f"stage {stages.index(stage) + 1}/{len(stages)}: {stage}"
+
     def prepare_sampling(self) -> None:
         """One-off work before generating (not counted per image by the energy metric)."""
 
@@ -112,9 +117,9 @@ class DiffusionPipeline(Pipeline):
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)
-        c, data = ctx.config, ctx.data
-        self.shape = dict(img_ch=data.channels, img_size=data.image_size, **c.backbone)
-        self.backbone = ctx.build(ctx.recipe.backbone, **self.shape)
+        c = ctx.config
+        self.shape = self.backbone_config()
+        self.backbone = self.make_backbone()
         self.process = ctx.process(**c.process)
         samplers = getattr(self.process, "samplers", None)
         if samplers is not None and c.sampler not in samplers:
@@ -125,13 +130,22 @@ class DiffusionPipeline(Pipeline):
         self._sampling: Optional[nn.Module] = None
         self._moments: Optional[torch.Tensor] = None
 
+    def backbone_config(self) -> Dict[str, Any]:
+        """The backbone's keyword arguments (saved with the weights as ``shape``)."""
+        data = self.ctx.data
+        return dict(img_ch=data.channels, img_size=data.image_size, **self.ctx.config.backbone)
+
+    def make_backbone(self) -> nn.Module:
+        return self.ctx.build(self.ctx.recipe.backbone, **self.shape)
+
     def train_stage(self, stage: str) -> Dict[str, Any]:
         from sdmbench.training import train
 
         ctx = self.ctx
         ema = self._init_from(Path(ctx.config.init_from)) if ctx.config.init_from else None
         self.ema, stats = train(self.backbone, self.process, ctx.data, ctx.config, ctx.device, ctx.generator,
-                                ctx.progress, ema=ema, checkpoint=lambda modules: ctx.checkpoint(stage, modules))
+                                ctx.progress, ema=ema, checkpoint=lambda modules: ctx.checkpoint(stage, modules),
+                                description=self.describe(stage))
         out = stats.as_dict()
         if ctx.config.init_from:
             out["init_from"] = ctx.config.init_from

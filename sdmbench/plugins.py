@@ -34,6 +34,7 @@ KINDS: Dict[str, str] = {
     "metric": "sdmbench_register_metrics",
     "extractor": "sdmbench_register_extractors",
     "model": "sdmbench_register_models",
+    "converter": "sdmbench_register_converters",
 }
 
 

@@ -54,6 +54,12 @@ def resolve_plugins(config: RunConfig, plugins=None, metrics=DEFAULT_METRICS) ->
     plugins = plugins or plugin_loader.get()
     recipe = plugins.model.get(config.model)()
     plugins.backbone.get(recipe.backbone)
+    converts = "converter" in recipe.extras
+    if not converts and (config.bits is not None or config.fine_tune or config.converter):
+        raise UsageError(f"--bits, --fine-tune and converter are settings of conversion models (sdm-converted); "
+                         f"model '{config.model}' has no quantised activations to convert")
+    if converts:
+        plugins.converter.get(config.converter or recipe.extras["converter"])
     return Built(recipe=recipe, neuron=plugins.neuron.get(config.neuron) if recipe.spiking else None,
                  process=plugins.process.get(recipe.process), dataset=plugins.dataset.get(config.dataset),
                  extractor=plugins.extractor.get(config.extractor),
@@ -205,7 +211,8 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
         "run_id": run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": config.model, "neuron": config.neuron if built.recipe.spiking else None,
-        "dataset": data.name, "T": ctx.T, "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
+        "dataset": data.name, "T": ctx.T, "bits": config.bits,
+        "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
         "parameters": pipeline.parameters(),
         "config": config.to_dict(),
         "protocol": protocol, "protocol_key": protocol_key(protocol),
@@ -236,13 +243,13 @@ def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
 
 
 @torch.no_grad()
-def sample(pipeline, config: RunConfig, metrics: Sequence, progress):
+def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str = "sample"):
     """Generate ``config.num_samples`` uint8 images; the metrics observe the first batch."""
     generator = torch.Generator().manual_seed(config.seed + 1)
     batches = [min(config.sample_batch_size, config.num_samples - s)
                for s in range(0, config.num_samples, config.sample_batch_size)]
     pipeline.prepare_sampling()
-    task = progress.add_task("sample", total=len(batches) * config.sample_steps) if progress else None
+    task = progress.add_task(label, total=len(batches) * config.sample_steps) if progress else None
     on_step = (lambda n: progress.update(task, advance=n)) if task is not None else None
     out = []
     for i, n in enumerate(batches):

@@ -91,7 +91,7 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
 
 def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,
           generator: torch.Generator, progress=None, ema: Optional[nn.Module] = None,
-          checkpoint=None) -> tuple[nn.Module, TrainStats]:
+          checkpoint=None, description: str = "train") -> tuple[nn.Module, TrainStats]:
     """Train ``backbone`` in place with ``process.loss``; return its EMA copy.
 
     ``ema``: a starting EMA (fine-tuning), else a copy of ``backbone``;
@@ -106,8 +106,8 @@ def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, devi
     def after_step(step: int) -> None:
         ema_update(ema, backbone, min(config.ema_decay, (1 + step) / (10 + step)))
 
-    stats = optimise(backbone.parameters(), loss_fn, config, progress, weight_decay=config.weight_decay,
-                     after_step=after_step,
+    stats = optimise(backbone.parameters(), loss_fn, config, progress, description,
+                     weight_decay=config.weight_decay, after_step=after_step,
                      checkpoint=checkpoint({"model": backbone, "ema": ema}) if checkpoint else None)
     recalibrate_batchnorm(ema, process, data, config, device, generator)
     return ema, stats

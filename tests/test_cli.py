@@ -97,6 +97,11 @@ def assert_clean_failure(code, out, err, results, needle):
     (["--T", "0"], "--T must be at least 1"),
     (["--sampler", "euler"], "unknown sampler"),
     (["--num-samples", "1"], "--num-samples"),
+    (["--bits", "2"], "settings of conversion models"),
+    (["--model", "sdm-converted", "--bits", "9"], "--bits must be between 1 and 8"),
+    (["--model", "sdm-converted", "--threshold", "0.9"], "--threshold does not apply"),
+    (["--model", "sdm-converted", "--neuron", "lif"], "converts to IF neurons"),
+    (["--model", "sdm-converted", "--set", "converter=nope"], "unknown converter 'nope'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, needle):
     results = tmp_path / "results"
