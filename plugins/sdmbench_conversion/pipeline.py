@@ -1,0 +1,149 @@
+"""The recipe of ``sdm-converted``: train a quantised ANN, convert, optionally fine-tune.
+
+Stage ``ann``: the ``qcfs-unet`` ANN (b-bit quantised clipped ReLUs) trained
+as a DDPM, exactly as ``ddpm`` trains its U-Net (EMA weights kept). After it,
+the run's converter (``--set converter=NAME``, default ``qcfs``) turns the
+EMA ANN into a spiking network of ``T`` steps (``T = 2^b - 1`` unless
+``--T`` says otherwise).
+
+Stage ``finetune`` (``--fine-tune``): the converted SNN is trained to match
+the ANN block by block: on noisy training images ``x_t`` at uniform ``t``,
+
+    loss = mean over blocks k of || mean_t SNN_k(x_t)[t] - ANN_k(x_t) ||^2
+
+over the backbone's ``feature_blocks()`` and the output, surrogate gradients
+through the IF neurons (thresholds included).
+
+The run's samples, FID and energy are the final SNN's. ``extra_metrics``
+scores, with the same seed, sampler and protocol, the ANN (``ann_*``) and,
+when fine-tuned, the SNN before fine-tuning (``converted_*``); their grids
+are ``samples-ann.png`` and ``samples-converted.png``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any, Dict
+
+import torch
+from torch import nn
+from torchvision.utils import save_image
+
+from sdmbench.errors import UsageError
+from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
+from sdmbench.training import optimise
+
+from .finetune import BlockMatcher
+
+SCORED = ("fid", "energy_per_image_mj", "macs_per_image", "sops_per_image", "mean_firing_rate")
+
+
+class ConversionPipeline(DiffusionPipeline):
+    def __init__(self, ctx: RunContext):
+        c = ctx.config
+        if c.threshold != TRAIN_THRESHOLD:
+            raise UsageError("--threshold does not apply to sdm-converted: its thresholds are the learned clip "
+                             "values of the ANN's activations")
+        if c.init_from:
+            raise UsageError("--init-from is for sdm/tsm fine-tuning; sdm-converted fine-tunes with --fine-tune")
+        if c.neuron != "if":
+            raise UsageError(f"sdm-converted converts to IF neurons; --neuron {c.neuron} does not apply "
+                             "(drop --neuron, or add a converter plugin for another neuron)")
+        self.converter = ctx.plugins.converter.get(c.converter or ctx.recipe.extras["converter"])
+        self.stages = ("ann", "finetune") if c.fine_tune else ("ann",)
+        self.snn: nn.Module | None = None  # the converted network (fine-tuned after stage 'finetune')
+        self.converted: nn.Module | None = None  # the converted network before fine-tuning
+        super().__init__(ctx)
+
+    def backbone_config(self) -> Dict[str, Any]:
+        return dict(super().backbone_config(), bits=self.ctx.config.bits)
+
+    def make_backbone(self) -> nn.Module:
+        ctx = self.ctx
+        return build_backbone(ctx.plugins, ctx.recipe.backbone, None, 1, TRAIN_THRESHOLD, {}, **self.shape)
+
+    def convert(self) -> nn.Module:
+        try:
+            snn = self.converter(self.ema, self.ctx.T)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"converter '{self.converter.name}' failed: {exc}") from None
+        return snn.to(self.ctx.device).eval()
+
+    # -- stages -------------------------------------------------------------------
+    def train_stage(self, stage: str) -> Dict[str, Any]:
+        if stage == "ann":
+            out = super().train_stage(stage)
+            self.converted = self.snn = self.convert()
+            return out
+        return self.fine_tune()
+
+    def fine_tune(self) -> Dict[str, Any]:
+        ctx = self.ctx
+        c, device, gen = ctx.config.for_stage("finetune"), ctx.device, ctx.generator
+        snn = self.snn = copy.deepcopy(self.converted).train()
+        matcher = BlockMatcher(self.ema.eval(), snn, getattr(self.ema, "feature_blocks", lambda: [])(), ctx.T)
+
+        def loss_fn(step: int) -> torch.Tensor:
+            x0 = ctx.data.random_batch(c.batch_size, gen).to(device)
+            t = torch.randint(0, self.process.num_timesteps, (len(x0),), generator=gen).to(device)
+            return matcher(self.process.q_sample(x0, t, torch.randn(x0.shape, generator=gen).to(device)), t)
+
+        try:
+            stats = optimise(snn.parameters(), loss_fn, c, ctx.progress, self.describe("finetune"),
+                             checkpoint=ctx.checkpoint("finetune", {"model": snn}))
+        finally:
+            matcher.close()
+        snn.eval()
+        self._sampling = None
+        return {**stats.as_dict(), "matched_blocks": len(matcher.blocks) + 1}
+
+    def state_dict(self, stage: str) -> Dict[str, Any]:
+        if stage == "ann":
+            return super().state_dict(stage)
+        return {"snn": self.snn.state_dict()}
+
+    def load_stage(self, stage: str, state: Dict[str, Any]) -> None:
+        if stage == "ann":
+            super().load_stage(stage, state)
+            self.converted = self.snn = self.convert()
+        else:
+            self.snn = copy.deepcopy(self.converted)
+            self.snn.load_state_dict(state["snn"])
+            self.snn.eval()
+        self._sampling = None
+
+    # -- generation and scoring ---------------------------------------------------------
+    def generator_module(self) -> nn.Module:
+        if self.snn is None:
+            raise RuntimeError("generator_module() before training or loading the 'ann' stage")
+        if self._sampling is None:
+            self._sampling = self.snn.to(self.ctx.device).eval()
+        return self._sampling
+
+    def variants(self) -> Dict[str, nn.Module]:
+        """The other networks scored beside the final SNN."""
+        out = {"ann": self.ema}
+        if self.snn is not self.converted:
+            out["converted"] = self.converted
+        return out
+
+    @torch.no_grad()
+    def extra_metrics(self, scoring) -> Dict[str, Any]:
+        from sdmbench.runner import sample
+
+        ctx, results = self.ctx, {}
+        for label, module in self.variants().items():
+            view = copy.copy(self)
+            view._sampling, view._moments = module.to(ctx.device).eval(), None
+            metrics = [ctx.plugins.metric.get(name)() for name in ("fid", "energy")
+                       if name in ctx.plugins.metric]
+            samples, observed = sample(view, ctx.config, metrics, scoring.progress, label=f"sample ({label})")
+            if ctx.run_dir is not None:
+                save_image(samples[:64].float() / 255.0, ctx.run_dir / f"samples-{label}.png", nrow=8, padding=1)
+            view_scoring = dataclasses.replace(scoring, samples=samples,
+                                               sampling={**scoring.sampling, "observed_images": observed})
+            found: Dict[str, Any] = {}
+            for metric in metrics:
+                found.update(metric.compute(view_scoring))
+            results.update({f"{label}_{key}": found[key] for key in SCORED if key in found})
+        return results
