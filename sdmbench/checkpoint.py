@@ -12,6 +12,7 @@ depends on::
 so that ``sdmbench run --resume RUN_DIR`` continues with the same batches,
 noise and optimiser moments as an uninterrupted run: on CPU with a fixed
 seed the final weights are identical. Files load with ``weights_only=True``.
+Under torchrun rank 0 writes the file and every rank loads it.
 When the stage finishes, ``stage-<stage>.pt`` replaces the checkpoint.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
+from sdmbench import distributed
 from sdmbench.errors import UsageError
 
 
@@ -38,6 +40,10 @@ class StepCheckpoint:
         return self.every > 0 and step % self.every == 0 and step < total
 
     def save(self, step: int, optimizer: torch.optim.Optimizer, smooth: Optional[float]) -> None:
+        """Write the checkpoint (under torchrun: rank 0 writes, every rank notes the step)."""
+        self.saved_step = step
+        if not distributed.world().main:
+            return
         state = {
             "step": step,
             "modules": {name: m.state_dict() for name, m in self.modules.items()},
@@ -50,7 +56,6 @@ class StepCheckpoint:
         tmp = self.path.with_suffix(".pt.partial")
         torch.save(state, tmp)
         os.replace(tmp, self.path)
-        self.saved_step = step
 
     def restore(self, optimizer: torch.optim.Optimizer) -> tuple[int, Optional[float]]:
         """Load ``resume_from`` if there is one: ``(steps already done, smoothed loss)``."""

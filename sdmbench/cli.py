@@ -7,6 +7,8 @@ with status 2.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -144,6 +146,9 @@ def run_cmd(
             raise UsageError("Missing option '--dataset' (or --resume RUN_DIR)")
         base = plugins.model.get(model or "sdm")().preset(preset or "smoke")
     config = resolve(base, overrides, parse_settings(settings))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
+        execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
+        return
     with _progress() as progress:
         folder = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume, rerun=rerun)
     record = json.loads((folder / "record.json").read_text())
@@ -264,10 +269,27 @@ def version_cmd():
     print(__version__)
 
 
+class _Stopped(Exception):
+    """SIGTERM under torchrun: the agent stops the other ranks when one fails."""
+
+
+def _stop(signum, frame):
+    raise _Stopped()
+
+
 def main(argv=None) -> None:
+    from sdmbench import distributed
+
     argv = list(sys.argv[1:] if argv is None else argv) or ["--help"]
+    in_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if in_torchrun:
+        signal.signal(signal.SIGTERM, _stop)
     try:
         app(args=argv, standalone_mode=False)
+    except _Stopped:
+        print(f"error: rank {os.environ.get('RANK')}: stopped by torchrun because another rank failed; the run "
+              "folder keeps its last checkpoint: continue with --resume RUN_DIR", file=sys.stderr)
+        sys.exit(1)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -277,3 +299,12 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was recorded for the unfinished run", file=sys.stderr)
         sys.exit(130)
+    except RuntimeError as exc:
+        if not in_torchrun:
+            raise
+        print(f"error: rank {os.environ.get('RANK')}: the distributed run failed "
+              f"({str(exc).splitlines()[0][:200]}); another rank probably died: the run folder keeps its last "
+              "checkpoint, continue with --resume RUN_DIR", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        distributed.teardown()

@@ -41,6 +41,7 @@ class RunConfig:
     init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
     bits: Optional[int] = None  # conversion models: activation quantisation; T defaults to 2^bits - 1
     converter: Optional[str] = None  # conversion models: the registered ANN-to-SNN converter
+    sync_bn: bool = True  # under torchrun: BatchNorm statistics over all ranks' batches
     fine_tune: bool = False  # conversion models: fine-tune the converted SNN (stage 'finetune')
     sampler: str = "ddim"
     sample_steps: int = 10

@@ -14,7 +14,9 @@ Contracts of the factories (see DESIGN.md):
 - backbone: ``factory(neuron, **config) -> nn.Module`` with
   ``forward(x_t, t)`` returning the prediction; ``neuron`` is a zero-argument
   callable giving a fresh neuron module, or ``None`` for the ANN twin.
-- process: ``factory(**config)`` -> object with ``loss(backbone, x0)``,
+- process: ``factory(**config)`` -> object with ``loss(backbone, x0)`` (and,
+  to train under torchrun, ``loss(backbone, x0, generator, rows=slice)``: the
+  loss on those rows, randomness drawn for the whole batch),
   ``sample(backbone, n, shape, sampler=, steps=, generator=)`` and ``samplers``.
 - dataset: ``factory(root, split, image_size) -> sdmbench.data.ImageData``.
 - metric: ``factory() -> sdmbench.scoring.Metric``.

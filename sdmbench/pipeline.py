@@ -75,6 +75,8 @@ def build_backbone(plugins, backbone: str, neuron, T: int, v_th: float, neuron_p
 
 class Pipeline:
     stages: Sequence[str] = ()
+    #: whether the recipe trains and samples under torchrun (see sdmbench.distributed)
+    distributed = False
 
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
@@ -111,9 +113,11 @@ class Pipeline:
 
 
 class DiffusionPipeline(Pipeline):
-    """Backbone + continuous diffusion process, one training stage, EMA sampled."""
+    """Backbone + continuous diffusion process, one training stage, EMA sampled.
+    Trains and samples under torchrun (DistributedDataParallel)."""
 
     stages = ("train",)
+    distributed = True
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

@@ -25,7 +25,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from torchvision.utils import save_image
 
-from sdmbench import allocator, plugins as plugin_loader
+from sdmbench import allocator, distributed, plugins as plugin_loader
 from sdmbench.config import RunConfig
 from sdmbench.data import to_uint8
 from sdmbench.errors import UsageError
@@ -115,23 +115,32 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     the first stage to train again)."""
     plugins = plugins or plugin_loader.get()
     built = resolve_plugins(config, plugins)
-    device = pick_device(config.device)
+    device = distributed.setup(pick_device(config.device))
+    world = distributed.world()
+    if world.enabled and not getattr(built.recipe.pipeline or DiffusionPipeline, "distributed", False):
+        raise UsageError(f"model '{config.model}' does not train under torchrun yet; run it in one process")
     allocator.tune()
     if config.threads:
         torch.set_num_threads(config.threads)
-    run_id = make_run_id(config)
-    tmp = prepare_results_dir(config, run_id)
-    write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
+    run_id = distributed.broadcast(make_run_id(config))
+    tmp = prepare_results_dir(config, run_id) if world.main else Path(config.results_dir) / f"{run_id}.incomplete"
+    if world.main:
+        write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
+    distributed.barrier()
     try:
         final = _execute(config, built, plugins, device, run_id, tmp, progress, log, resume, rerun)
     except BaseException:
+        if not world.main:
+            raise
         if any(tmp.glob("stage-*.pt")) or any(tmp.glob("checkpoint-*.pt")):
             log(f"kept the saved training state in {tmp}; continue with --resume {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if resume is not None and resume.name.endswith(".incomplete") and resume.resolve() != final.resolve():
+    if world.main and resume is not None and resume.name.endswith(".incomplete") \
+            and resume.resolve() != final.resolve():
         shutil.rmtree(resume, ignore_errors=True)  # everything it held now lives in the finished run
+    distributed.barrier()
     return final
 
 
@@ -150,7 +159,12 @@ def _stage_sources(pipeline, resume: Optional[Path], rerun: Optional[str]) -> Di
 def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, resume, rerun) -> Path:
     times: Dict[str, float] = {}
     t0 = time.perf_counter()
+    world = distributed.world()
+    if not world.main:
+        distributed.barrier()  # rank 0 stages the dataset into the cache first
     data = built.dataset(config.data_root, config.split, config.image_size)
+    if world.main:
+        distributed.barrier()
     config.image_size = data.image_size
     times["data_s"] = time.perf_counter() - t0
 
@@ -171,21 +185,25 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
         if stage in sources:
             pipeline.load_stage(stage, torch.load(sources[stage], map_location=device, weights_only=True))
             training[stage] = {"resumed_from": str(sources[stage])}
-            shutil.copyfile(sources[stage], tmp / f"stage-{stage}.pt")
+            if world.main:
+                shutil.copyfile(sources[stage], tmp / f"stage-{stage}.pt")
         else:
             training[stage] = pipeline.train_stage(stage)
-            torch.save(pipeline.state_dict(stage), tmp / f"stage-{stage}.pt")
-            (tmp / f"checkpoint-{stage}.pt").unlink(missing_ok=True)
+            if world.main:
+                torch.save(pipeline.state_dict(stage), tmp / f"stage-{stage}.pt")
+                (tmp / f"checkpoint-{stage}.pt").unlink(missing_ok=True)
         times[f"train_{stage}_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
-    times["extractor_s"] = time.perf_counter() - t0
 
     metrics = {name: entry() for name, entry in built.metrics.items()}
     t0 = time.perf_counter()
     samples, observed = sample(pipeline, config, metrics.values(), progress)
     times["sample_s"] = time.perf_counter() - t0
+    if not world.main:  # rank 0 scores the gathered samples and writes the record
+        return tmp.parent / run_id
+
+    t0 = time.perf_counter()
+    extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
+    times["extractor_s"] = time.perf_counter() - t0
     save_image(samples[:64].float() / 255.0, tmp / "samples.png", nrow=8, padding=1)
 
     options = {k: getattr(config, k) for k in getattr(pipeline, "sampler_options", ())}
@@ -222,6 +240,9 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
         "training": _summary(training),
         "stages": training,
         "resumed_from": str(resume) if resume else None,
+        "distributed": {"world_size": world.size, "backend": world.backend or None,
+                        "global_batch_size": config.batch_size, "per_rank_batch_size": config.batch_size // world.size,
+                        "lr": config.lr, "sync_batchnorm": bool(config.sync_bn and world.enabled)},
         "wall_times": times,
         "data_source": data.source, "data_hash": data.content_hash,
         "git_commit": git_commit(), "packages": package_versions(), "hardware": hardware(device),
@@ -242,21 +263,39 @@ def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
 
 
+def sample_seed(seed: int, batch: int) -> int:
+    """The seed of sampling batch ``batch`` (per batch, so that ranks can share the batches out)."""
+    return (seed + 1) * 1_000_003 + batch
+
+
 @torch.no_grad()
 def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str = "sample"):
-    """Generate ``config.num_samples`` uint8 images; the metrics observe the first batch."""
-    generator = torch.Generator().manual_seed(config.seed + 1)
+    """Generate ``config.num_samples`` uint8 images; the metrics observe the first batch (of each rank).
+
+    Batch ``i`` has its own generator (:func:`sample_seed`); under torchrun rank
+    ``r`` generates the batches ``i = r mod world size`` and rank 0 gets every
+    batch, in order, so the samples are those of one process. Each metric's
+    observations are summed over ranks (:meth:`~sdmbench.scoring.Metric.merge`)."""
+    world = distributed.world()
     batches = [min(config.sample_batch_size, config.num_samples - s)
                for s in range(0, config.num_samples, config.sample_batch_size)]
+    mine = [i for i in range(len(batches)) if i % world.size == world.rank]
     pipeline.prepare_sampling()
-    task = progress.add_task(label, total=len(batches) * config.sample_steps) if progress else None
+    task = progress.add_task(label, total=len(mine) * config.sample_steps) if progress else None
     on_step = (lambda n: progress.update(task, advance=n)) if task is not None else None
-    out = []
-    for i, n in enumerate(batches):
+    out = {}
+    for i in mine:
         with contextlib.ExitStack() as stack:
-            if i == 0:
+            if i == mine[0]:
                 for metric in metrics:
                     stack.enter_context(metric.observe(pipeline.generator_module()))
-            x = pipeline.generate(n, generator, on_step)
-        out.append(to_uint8(x).cpu())
-    return torch.cat(out), batches[0]
+            generator = torch.Generator().manual_seed(sample_seed(config.seed, i))
+            out[i] = to_uint8(pipeline.generate(batches[i], generator, on_step)).cpu()
+    observed = batches[mine[0]] if mine else 0
+    if world.enabled:
+        shares = distributed.gather((out, observed, [m.observations() for m in metrics]))
+        out = {i: x for share in shares for i, x in share[0].items()}
+        observed = sum(share[1] for share in shares)
+        for k, metric in enumerate(metrics):
+            metric.merge([share[2][k] for r, share in enumerate(shares) if r != world.rank])
+    return torch.cat([out[i] for i in sorted(out)]), observed

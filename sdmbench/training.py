@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
+from sdmbench import distributed
 from sdmbench.checkpoint import StepCheckpoint
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
@@ -65,7 +66,7 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
     start, loss_value = time.perf_counter(), float("nan")
     for step in range(first, config.train_steps):
         loss = loss_fn(step)
-        loss_value = loss.item()
+        loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
         if not math.isfinite(loss_value):
             kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
                     "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
@@ -94,14 +95,30 @@ def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, devi
           checkpoint=None, description: str = "train") -> tuple[nn.Module, TrainStats]:
     """Train ``backbone`` in place with ``process.loss``; return its EMA copy.
 
+    Under torchrun the backbone is wrapped in DistributedDataParallel (its
+    BatchNorms synchronised over ranks when ``config.sync_bn``) and
+    ``config.batch_size`` is the global batch: every rank draws the same
+    batch, noise and timesteps from the shared generator and computes the
+    loss on its own rows (``process.loss(..., rows=)``), so the averaged
+    gradient is the one-process gradient of the same batch.
+
     ``ema``: a starting EMA (fine-tuning), else a copy of ``backbone``;
     ``checkpoint(modules)`` -> :class:`StepCheckpoint` for mid-stage saves."""
     backbone.to(device).train()
+    world = distributed.world()
+    if world.enabled and config.sync_bn:
+        distributed.sync_batchnorm(backbone, device)
     ema = (ema if ema is not None else copy.deepcopy(backbone)).to(device).eval()
+    model, shard = backbone, {}
+    if world.enabled:  # every rank draws the global batch and its noise, and computes on its rows
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(backbone, device_ids=[device.index] if device.type == "cuda" else None)
+        shard = {"rows": distributed.shard_rows(config.batch_size)}
 
     def loss_fn(step: int) -> torch.Tensor:
         x0 = data.random_batch(config.batch_size, generator).to(device)
-        return process.loss(backbone, x0, generator=generator if device.type == "cpu" else None)
+        return process.loss(model, x0, generator=generator if device.type == "cpu" else None, **shard)
 
     def after_step(step: int) -> None:
         ema_update(ema, backbone, min(config.ema_decay, (1 + step) / (10 + step)))

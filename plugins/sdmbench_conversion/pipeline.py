@@ -39,6 +39,7 @@ SCORED = ("fid", "energy_per_image_mj", "macs_per_image", "sops_per_image", "mea
 
 
 class ConversionPipeline(DiffusionPipeline):
+    distributed = False  # the extra scoring passes and the fine-tuning are not sharded yet
     def __init__(self, ctx: RunContext):
         c = ctx.config
         if c.threshold != TRAIN_THRESHOLD:

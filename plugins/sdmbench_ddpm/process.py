@@ -60,11 +60,12 @@ class GaussianDiffusion:
         abar = self.alphas_bar.to(x0.device)[t].float().view(-1, *([1] * (x0.dim() - 1)))
         return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
-    def loss(self, backbone: nn.Module, x0: torch.Tensor,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        t = torch.randint(0, self.num_timesteps, (x0.shape[0],), device=x0.device, generator=generator)
-        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
-        return nn.functional.mse_loss(backbone(self.q_sample(x0, t, noise), t), noise)
+    def loss(self, backbone: nn.Module, x0: torch.Tensor, generator: Optional[torch.Generator] = None,
+             rows: slice = slice(None)) -> torch.Tensor:
+        """The loss on ``rows`` of the batch; timesteps and noise are drawn for the whole batch."""
+        t = torch.randint(0, self.num_timesteps, (x0.shape[0],), device=x0.device, generator=generator)[rows]
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)[rows]
+        return nn.functional.mse_loss(backbone(self.q_sample(x0[rows], t, noise), t), noise)
 
     @torch.no_grad()
     def moments(self, backbone: nn.Module, x0: torch.Tensor, steps: int,

@@ -19,6 +19,13 @@ class Energy(Metric):
         self.counter = EnergyCounter(backbone)
         return self.counter
 
+    def observations(self):
+        return None if self.counter is None else (self.counter.layers, self.counter.spikes)
+
+    def merge(self, others):
+        for layers, spikes in filter(None, others):
+            self.counter.absorb(layers, spikes)
+
     def compute(self, ctx: ScoringContext):
         if self.counter is None:
             return {}

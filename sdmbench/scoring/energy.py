@@ -145,6 +145,17 @@ class EnergyCounter:
                 total[1] += output.numel()
         return hook
 
+    def absorb(self, layers: Dict[str, LayerCount], spikes: Dict[str, List[float]]) -> None:
+        """Add another counter's counts (another rank's batch of the same model)."""
+        for name, other in layers.items():
+            mine = self.layers.setdefault(name, LayerCount(other.kind))
+            for field in ("calls", "macs", "sops", "input_spikes", "input_elements", "elementwise"):
+                setattr(mine, field, getattr(mine, field) + getattr(other, field))
+        for name, (fired, total) in spikes.items():
+            mine = self.spikes.setdefault(name, [0.0, 0.0])
+            mine[0] += fired
+            mine[1] += total
+
     def report(self) -> EnergyReport:
         macs = sum(c.macs for c in self.layers.values())
         sops = sum(c.sops for c in self.layers.values())

@@ -2,13 +2,14 @@
 
 A metric may also ``observe`` the backbone during the real sampling pass
 (the energy counter does); ``observe`` returns a context manager that the
-harness enters around the first sampling batch.
+harness enters around the first sampling batch; under torchrun each rank
+observes its own first batch and rank 0 merges the others' ``observations()``.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, ContextManager, Dict, Optional
+from typing import Any, ContextManager, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -37,6 +38,13 @@ class Metric:
 
     def observe(self, backbone: nn.Module) -> ContextManager:
         return contextlib.nullcontext()
+
+    def observations(self) -> Any:
+        """What ``observe`` counted, picklable (sent from every rank under torchrun)."""
+        return None
+
+    def merge(self, others: List[Any]) -> None:
+        """Add other ranks' :meth:`observations` to this metric's own."""
 
     def compute(self, ctx: ScoringContext) -> Dict[str, Any]:  # pragma: no cover - interface
         raise NotImplementedError
