@@ -222,6 +222,52 @@ def sweep_threshold_cmd(
     out.print(f"plot: {run_dir / 'threshold-sweep.png'}")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    config_file: Path = typer.Argument(..., help="a TOML file with [grid], [settings] and [executor] tables"),
+    executor: Optional[str] = typer.Option(None, help="local (default), slurm, submitit-local, or a plugin's"),
+    partition: Optional[str] = typer.Option(None, help="Slurm partition (slurm executor)"),
+    timeout_min: Optional[int] = typer.Option(None, help="time limit of each job in minutes (submitit)"),
+    gpus_per_node: Optional[int] = typer.Option(None, help="GPUs per job (submitit)"),
+    tasks_per_node: Optional[int] = typer.Option(None, help="processes (ranks) per node of each job (submitit)"),
+    results_dir: Optional[Path] = typer.Option(None, help="where the runs' records go (else the file's "
+                                                          "results_dir, $SDMBENCH_RESULTS, ./results)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list the runs of the grid and start none"),
+):
+    """Expand a grid (models x neurons x T x datasets x seeds ...) into runs and execute them."""
+    from sdmbench.grid import load
+
+    plugins = plugin_loader.get()
+    _warn_failures(plugins)
+    options = {k: v for k, v in dict(partition=partition, timeout_min=timeout_min, gpus_per_node=gpus_per_node,
+                                     tasks_per_node=tasks_per_node).items() if v is not None}
+    sweep = load(config_file, results_dir=str(results_dir) if results_dir else None, executor=executor,
+                 executor_options=options, plugins=plugins)
+    if dry_run:
+        for job in sweep.jobs:
+            out.print(job.label)
+        out.print(f"{len(sweep.jobs)} runs, executor {sweep.executor}, results in {sweep.results_dir}")
+        return
+    try:
+        runner = plugins.executor.get(sweep.executor)(**sweep.options)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"executor '{sweep.executor}': {exc}") from None
+    with _progress() as progress:
+        outcomes = runner.run(sweep.jobs, progress=progress)
+    table = Table(title=f"sweep {config_file.name}: {len(outcomes)} runs, executor {sweep.executor}")
+    for col in ("run", "status", "FID", "energy mJ/image", "folder or error"):
+        table.add_column(col)
+    for o in outcomes:
+        table.add_row(o.label, "ok" if o.ok else "failed", f"{o.fid:.2f}" if o.fid is not None else "-",
+                      f"{o.energy_mj:.4f}" if o.energy_mj is not None else "-", o.run_dir or o.error or "")
+    out.print(table)
+    out.print(f"compare them: sdmbench leaderboard --results-dir {sweep.results_dir}")
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        print(f"error: {len(failed)} of {len(outcomes)} runs failed; the others are recorded", file=sys.stderr)
+        sys.exit(1)
+
+
 import_app = typer.Typer(help="Turn checkpoints of published code into sdmbench runs.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 

@@ -27,6 +27,10 @@ Contracts of the factories (see DESIGN.md):
   spiking network (``ann`` is left untouched) with the same
   ``forward(x_t, t)``, simulated for ``T`` time steps, whose output
   approximates the ANN's.
+- executor (runs of a grid): ``factory(**options) -> object`` with
+  ``run(jobs, progress=None) -> list`` of one :class:`sdmbench.grid.Outcome`
+  per job, in order; a job is a picklable :class:`sdmbench.grid.Job` and
+  :func:`sdmbench.grid.run_job` executes one anywhere sdmbench is installed.
 """
 import pluggy
 
@@ -71,3 +75,8 @@ def sdmbench_register_models(registry):
 @hookspec
 def sdmbench_register_converters(registry):
     """Register ANN-to-SNN converters."""
+
+
+@hookspec
+def sdmbench_register_executors(registry):
+    """Register executors that run the jobs of ``sdmbench sweep`` (local, Slurm, ...)."""

@@ -35,6 +35,7 @@ KINDS: Dict[str, str] = {
     "extractor": "sdmbench_register_extractors",
     "model": "sdmbench_register_models",
     "converter": "sdmbench_register_converters",
+    "executor": "sdmbench_register_executors",
 }
 
 

@@ -1,0 +1,174 @@
+"""``sdmbench sweep CONFIG.toml``: a grid of runs, handed to an executor.
+
+The file::
+
+    results_dir = "results/grid"      # optional (else --results-dir, $SDMBENCH_RESULTS, ./results)
+
+    [grid]                            # every combination is a run
+    model = ["sdm", "ddpm"]
+    neuron = ["if", "tsm"]
+    T = [4, 8]
+    dataset = ["fashion-mnist"]
+    seed = [0, 1]
+
+    [settings]                        # the same for every run: any run setting, tables for nested ones
+    preset = "smoke"
+    train_steps = 200
+
+    [executor]                        # optional: name and options of a registered executor
+    name = "slurm"
+    partition = "gpu"
+    timeout_min = 240
+
+Grid keys are run settings (``model``, ``neuron``, ``T``, ``dataset``,
+``seed``, or any other, e.g. ``lr``); a scalar is a one-value axis. Models
+without neurons (``ddpm``) take the neuron and T axes once, not once per value.
+Every run's config is resolved and checked before any job starts, so a typo
+fails the whole sweep at once, with nothing run.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from sdmbench.config import RunConfig, resolve
+from sdmbench.errors import UsageError
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+SECTIONS = {"results_dir", "grid", "settings", "executor"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of the grid: its resolved config (picklable, runs anywhere)."""
+
+    config: Dict[str, Any]
+    label: str
+
+
+@dataclass
+class Outcome:
+    label: str
+    ok: bool
+    run_dir: Optional[str] = None
+    fid: Optional[float] = None
+    energy_mj: Optional[float] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class Sweep:
+    jobs: List[Job]
+    executor: str
+    options: Dict[str, Any]
+    results_dir: str
+
+
+def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] = None,
+         executor_options: Optional[Dict[str, Any]] = None, plugins=None) -> Sweep:
+    """Read and expand a sweep file; every run is validated here."""
+    from sdmbench import plugins as plugin_loader
+
+    plugins = plugins or plugin_loader.get()
+    try:
+        spec = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"no sweep file at {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path} is not a valid TOML sweep file ({exc})") from None
+    unknown = set(spec) - SECTIONS
+    if unknown:
+        raise UsageError(f"{path}: unknown section or key '{sorted(unknown)[0]}'; use {', '.join(sorted(SECTIONS))}")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict) or not grid:
+        raise UsageError(f"{path}: [grid] is missing or empty; give lists like model = [\"sdm\", \"ddpm\"]")
+    settings = dict(spec.get("settings") or {})
+    if "dataset" not in grid and "dataset" not in settings:
+        raise UsageError(f"{path}: name the dataset(s) in [grid] or [settings]")
+    folder = results_dir or spec.get("results_dir")
+    axes = {key: values if isinstance(values, list) else [values] for key, values in grid.items()}
+    if any(not values for values in axes.values()):
+        raise UsageError(f"{path}: grid axis '{next(k for k, v in axes.items() if not v)}' has no values")
+    jobs, seen = [], set()
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        config = _resolve(point, settings, folder, plugins, path)
+        key = repr(sorted(config.to_dict().items()))
+        if key in seen:  # e.g. ddpm under every neuron: one run
+            continue
+        seen.add(key)
+        jobs.append(Job(config.to_dict(), _label(config, point, plugins)))
+    options = dict(spec.get("executor") or {})
+    name = executor or options.pop("name", "local")
+    options.pop("name", None)
+    options.update(executor_options or {})
+    plugins.executor.get(name)
+    return Sweep(jobs, name, options, folder or RunConfig().results_dir or "results")
+
+
+def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path) -> RunConfig:
+    merged = {**settings, **point}
+    model = merged.pop("model", "sdm")
+    preset = merged.pop("preset", "smoke")
+    recipe = plugins.model.get(model)()
+    if not recipe.spiking:  # an ANN has no neuron and runs with T = 1: those axes do not multiply it
+        merged.pop("neuron", None)
+        merged.pop("T", None)
+    overrides = {"model": model, "preset": preset, "results_dir": folder}
+    try:
+        config = resolve(recipe.preset(preset), overrides, merged)
+    except UsageError as exc:
+        raise UsageError(f"{path}: run {point}: {exc}") from None
+    if recipe.spiking:
+        plugins.neuron.get(config.neuron)
+    plugins.dataset.get(config.dataset)
+    return config
+
+
+def _label(config: RunConfig, point: Dict[str, Any], plugins) -> str:
+    spiking = plugins.model.get(config.model)().spiking
+    parts = [config.model] + ([config.neuron, f"T{config.T}"] if spiking else [])
+    parts += [config.dataset, f"seed{config.seed}"]
+    parts += [f"{k}={v}" for k, v in point.items() if k not in ("model", "neuron", "T", "dataset", "seed")]
+    return " ".join(parts)
+
+
+def run_job(job: Job) -> Outcome:
+    """Run one job in this process (what every executor calls, locally or on a node)."""
+    import json
+
+    from sdmbench import distributed
+    from sdmbench.runner import execute
+
+    _export_submitit_ranks()
+    try:
+        folder = execute(RunConfig.from_dict(job.config), log=lambda *a: None)
+    except UsageError as exc:
+        return Outcome(job.label, False, error=str(exc))
+    finally:
+        distributed.teardown()
+    record = json.loads((folder / "record.json").read_text())
+    return Outcome(job.label, True, str(folder), record["metrics"].get("fid"),
+                   record["metrics"].get("energy_per_image_mj"))
+
+
+def _export_submitit_ranks() -> None:
+    """In a submitit job of several tasks, set torchrun's variables (RANK, WORLD_SIZE, ...)."""
+    import os
+
+    if "SUBMITIT_EXECUTOR" not in os.environ:
+        return
+    try:
+        import submitit
+        from submitit.helpers import TorchDistributedEnvironment
+
+        if submitit.JobEnvironment().num_tasks > 1:
+            TorchDistributedEnvironment().export()
+    except RuntimeError:  # not inside a submitit job after all
+        pass
