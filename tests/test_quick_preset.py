@@ -20,3 +20,16 @@ def test_quick_preset_on_fashion_mnist(tmp_path, model):
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
     assert record["protocol"]["num_samples"] == 500 and record["metrics"]["fid"] > 0
     assert minutes < 25, f"quick preset took {minutes:.1f} minutes"
+
+
+@pytest.mark.slow
+@needs_debian_fmnist
+def test_quick_conversion_with_fine_tuning_on_fashion_mnist(tmp_path):
+    code, out, err = run_cli("run", "--model", "sdm-converted", "--fine-tune", "--dataset", "fashion-mnist",
+                             "--preset", "quick", "--results-dir", str(tmp_path), timeout=3600)
+    assert code == 0, err[-2000:]
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    m = record["metrics"]
+    assert record["T"] == 3 and list(record["stages"]) == ["ann", "finetune"]
+    assert m["fid"] > 0 and m["ann_fid"] > 0 and m["converted_fid"] > 0
+    assert m["energy_per_image_mj"] < m["ann_energy_per_image_mj"]
