@@ -1,6 +1,7 @@
 """``sdmbench sweep CONFIG.toml``: grids expand into validated runs; executors
 are a plugin kind; local and submitit executors give the same records."""
 import json
+import shutil
 
 import pytest
 
@@ -67,6 +68,10 @@ def test_bad_files_and_executors_are_one_line_errors(tmp_path):
     assert code == 2 and "unknown executor 'ray'" in err
     code, _, err = run_cli("sweep", write(tmp_path, 'seed = [0]', '[executor]\nname = "local"\ncolour = 1'))
     assert code == 2 and "executor 'local': the local executor takes no options" in err
+    if not shutil.which("srun"):
+        code, _, err = run_cli("sweep", write(tmp_path, 'seed = [0]'), "--executor", "slurm", "--partition", "gpu")
+        assert code == 2 and "are you indeed on a slurm cluster" in err and len(err.strip().splitlines()) == 1
+        assert not list((tmp_path / "results").glob("*/record.json"))
 
 
 def test_executors_are_a_plugin_kind():

@@ -17,9 +17,11 @@ Options (from ``[executor]`` in the sweep file or ``--partition`` etc.):
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
+from sdmbench.errors import UsageError
 from sdmbench.grid import Job, Outcome, run_job
 
 #: sdmbench option -> submitit AutoExecutor parameter
@@ -43,12 +45,17 @@ class SubmititExecutor:
         import submitit
 
         folder = Path(self.folder or Path(jobs[0].config["results_dir"]) / ".submitit") / "%j"
-        executor = submitit.AutoExecutor(folder=folder, cluster=self.cluster)
         params = dict(self.parameters)
         if self.cluster != "slurm":
             params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
-        executor.update_parameters(name="sdmbench-sweep", **params)
-        array = executor.map_array(run_job, jobs)
+        try:
+            executor = submitit.AutoExecutor(folder=folder, cluster=self.cluster)
+            executor.update_parameters(name="sdmbench-sweep", **params)
+            array = executor.map_array(run_job, jobs)
+        except (RuntimeError, ValueError, OSError, subprocess.CalledProcessError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"submitit ({self.cluster}) could not submit the sweep: {message}; on a machine "
+                             "without Slurm use --executor local or submitit-local") from None
         self.job_ids = [j.job_id for j in array]
         if not self.wait:
             return [Outcome(job.label, True, error=f"submitted as job {j.job_id}") for job, j in zip(jobs, array)]
