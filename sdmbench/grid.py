@@ -31,9 +31,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from sdmbench.config import RunConfig, resolve
+from sdmbench.config import results_dir as results_dir_of
 from sdmbench.errors import UsageError
 
 try:
@@ -98,21 +99,22 @@ def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] 
     jobs, seen = [], set()
     for combo in itertools.product(*axes.values()):
         point = dict(zip(axes, combo))
-        config = _resolve(point, settings, folder, plugins, path)
-        key = repr(sorted(config.to_dict().items()))
+        config, spiking = _resolve(point, settings, folder, plugins, path)
+        resolved = config.to_dict()
+        key = repr(sorted(resolved.items()))
         if key in seen:  # e.g. ddpm under every neuron: one run
             continue
         seen.add(key)
-        jobs.append(Job(config.to_dict(), _label(config, point, plugins)))
+        jobs.append(Job(resolved, _label(config, point, spiking)))
     options = dict(spec.get("executor") or {})
     name = executor or options.pop("name", "local")
-    options.pop("name", None)
+    options.pop("name", None)  # when --executor named it
     options.update(executor_options or {})
     plugins.executor.get(name)
-    return Sweep(jobs, name, options, folder or RunConfig().results_dir or "results")
+    return Sweep(jobs, name, options, results_dir_of(folder))
 
 
-def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path) -> RunConfig:
+def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path) -> Tuple[RunConfig, bool]:
     merged = {**settings, **point}
     model = merged.pop("model", "sdm")
     preset = merged.pop("preset", "smoke")
@@ -128,11 +130,10 @@ def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, p
     if recipe.spiking:
         plugins.neuron.get(config.neuron)
     plugins.dataset.get(config.dataset)
-    return config
+    return config, recipe.spiking
 
 
-def _label(config: RunConfig, point: Dict[str, Any], plugins) -> str:
-    spiking = plugins.model.get(config.model)().spiking
+def _label(config: RunConfig, point: Dict[str, Any], spiking: bool) -> str:
     parts = [config.model] + ([config.neuron, f"T{config.T}"] if spiking else [])
     parts += [config.dataset, f"seed{config.seed}"]
     parts += [f"{k}={v}" for k, v in point.items() if k not in ("model", "neuron", "T", "dataset", "seed")]

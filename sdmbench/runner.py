@@ -204,7 +204,7 @@ def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, r
     t0 = time.perf_counter()
     extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
     times["extractor_s"] = time.perf_counter() - t0
-    save_image(samples[:64].float() / 255.0, tmp / "samples.png", nrow=8, padding=1)
+    save_grid(samples, tmp / "samples.png")
 
     options = {k: getattr(config, k) for k in getattr(pipeline, "sampler_options", ())}
     protocol = make_protocol(dataset=data.name, extractor=extractor.name, extractor_version=extractor.version,
@@ -261,6 +261,11 @@ def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     steps = sum(s.get("steps", 0) for s in training.values())
     last = [s for s in training.values() if "final_loss" in s]
     return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
+
+
+def save_grid(samples: torch.Tensor, path: Path) -> None:
+    """The first 64 uint8 samples as an 8x8 PNG grid."""
+    save_image(samples[:64].float() / 255.0, path, nrow=8, padding=1)
 
 
 def sample_seed(seed: int, batch: int) -> int:

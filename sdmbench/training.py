@@ -130,6 +130,16 @@ def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, devi
     return ema, stats
 
 
+def noisy_batch(process, data: ImageData, n: int, generator: torch.Generator,
+                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_t, t)``: ``n`` training images noised to uniform timesteps, drawn
+    from ``generator`` in the order images, timesteps, noise."""
+    x0 = data.random_batch(n, generator).to(device)
+    t = torch.randint(0, process.num_timesteps, (n,), generator=generator).to(device)
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    return process.q_sample(x0, t, noise), t
+
+
 class _Denoiser(nn.Module):
     """``update_bn`` calls ``model(batch)``: unpack ``{"x": x_t, "t": t}``."""
 
@@ -147,11 +157,7 @@ def recalibrate_batchnorm(model: nn.Module, process, data: ImageData, config: Ru
     """Recompute ``model``'s BatchNorm running statistics on noisy training batches."""
     if config.bn_batches <= 0 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return
-    batches = []
-    for _ in range(config.bn_batches):
-        x0 = data.random_batch(config.batch_size, generator).to(device)
-        t = torch.randint(0, process.num_timesteps, (len(x0),), generator=generator).to(device)
-        noise = torch.randn(x0.shape, generator=generator).to(device)
-        batches.append({"x": process.q_sample(x0, t, noise), "t": t})
+    batches = [dict(zip(("x", "t"), noisy_batch(process, data, config.batch_size, generator, device)))
+               for _ in range(config.bn_batches)]
     torch.optim.swa_utils.update_bn(batches, _Denoiser(model))
     model.eval()

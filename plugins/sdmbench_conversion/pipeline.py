@@ -27,11 +27,10 @@ from typing import Any, Dict
 
 import torch
 from torch import nn
-from torchvision.utils import save_image
 
 from sdmbench.errors import UsageError
 from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
-from sdmbench.training import optimise
+from sdmbench.training import noisy_batch, optimise
 
 from .finetune import BlockMatcher
 
@@ -40,6 +39,7 @@ SCORED = ("fid", "energy_per_image_mj", "macs_per_image", "sops_per_image", "mea
 
 class ConversionPipeline(DiffusionPipeline):
     distributed = False  # the extra scoring passes and the fine-tuning are not sharded yet
+
     def __init__(self, ctx: RunContext):
         c = ctx.config
         if c.threshold != TRAIN_THRESHOLD:
@@ -85,9 +85,7 @@ class ConversionPipeline(DiffusionPipeline):
         matcher = BlockMatcher(self.ema.eval(), snn, getattr(self.ema, "feature_blocks", lambda: [])(), ctx.T)
 
         def loss_fn(step: int) -> torch.Tensor:
-            x0 = ctx.data.random_batch(c.batch_size, gen).to(device)
-            t = torch.randint(0, self.process.num_timesteps, (len(x0),), generator=gen).to(device)
-            return matcher(self.process.q_sample(x0, t, torch.randn(x0.shape, generator=gen).to(device)), t)
+            return matcher(*noisy_batch(self.process, ctx.data, c.batch_size, gen, device))
 
         try:
             stats = optimise(snn.parameters(), loss_fn, c, ctx.progress, self.describe("finetune"),
@@ -130,7 +128,7 @@ class ConversionPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def extra_metrics(self, scoring) -> Dict[str, Any]:
-        from sdmbench.runner import sample
+        from sdmbench.runner import sample, save_grid
 
         ctx, results = self.ctx, {}
         for label, module in self.variants().items():
@@ -140,7 +138,7 @@ class ConversionPipeline(DiffusionPipeline):
                        if name in ctx.plugins.metric]
             samples, observed = sample(view, ctx.config, metrics, scoring.progress, label=f"sample ({label})")
             if ctx.run_dir is not None:
-                save_image(samples[:64].float() / 255.0, ctx.run_dir / f"samples-{label}.png", nrow=8, padding=1)
+                save_grid(samples, ctx.run_dir / f"samples-{label}.png")
             view_scoring = dataclasses.replace(scoring, samples=samples,
                                                sampling={**scoring.sampling, "observed_images": observed})
             found: Dict[str, Any] = {}
