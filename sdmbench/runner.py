@@ -301,6 +301,7 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str 
         shares = distributed.gather((out, observed, [m.observations() for m in metrics]))
         out = {i: x for share in shares for i, x in share[0].items()}
         observed = sum(share[1] for share in shares)
-        for k, metric in enumerate(metrics):
-            metric.merge([share[2][k] for r, share in enumerate(shares) if r != world.rank])
+        if world.main:  # rank 0 scores; a rank with no batch (fewer batches than ranks) observed nothing
+            for k, metric in enumerate(metrics):
+                metric.merge([share[2][k] for share in shares[1:]])
     return torch.cat([out[i] for i in sorted(out)]), observed

@@ -72,6 +72,16 @@ def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
     assert ddp["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-6)
     assert ddp["energy"]["observed_images"] == 16 and one["energy"]["observed_images"] == 8
     assert ddp["metrics"]["energy_per_image_mj"] == pytest.approx(one["metrics"]["energy_per_image_mj"], rel=0.05)
+    # one batch for two ranks (the smoke preset's 128 in one batch): rank 1 makes none, rank 0 all of it
+    one_batch = ["--set", "sample_batch_size=32"]
+    code, _, err = torchrun("run", "--resume", str(trained), *one_batch, "--results-dir", str(tmp_path / "ddp1"))
+    assert code == 0, err[-3000:]
+    code, _, err = run_cli("run", "--resume", str(trained), *one_batch, "--results-dir", str(tmp_path / "one1"),
+                           env=ENV)
+    assert code == 0, err
+    ddp, one = one_record(tmp_path / "ddp1"), one_record(tmp_path / "one1")
+    assert ddp["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-6)
+    assert ddp["energy"]["observed_images"] == one["energy"]["observed_images"] == 32
 
 
 def _rank_pids(rank: int):
