@@ -6,6 +6,7 @@ optionally next to the authors' reference implementation with the same weights.
     python benchmarks/step_time.py --reference SDDPM     # + their Spk_UNet (clone of
                                                          #   AndyCao1125/SDDPM, spikingjelly installed)
     python benchmarks/step_time.py --allocator           # glibc allocator tuning on vs off
+    python benchmarks/step_time.py --bf16                # + both U-Nets under precision = bf16
 
 Config (issue 3): ch 32, ch_mult 1,2,2, one res block per level, T 4, batch
 32, 32x32, one image channel, CPU, 2 threads. Medians of ``--repeats`` after
@@ -31,9 +32,10 @@ def median(values):
     return sorted(values)[len(values) // 2]
 
 
-def time_model(net, batch: int, repeats: int, after=lambda: None) -> dict:
+def time_model(net, batch: int, repeats: int, after=lambda: None, precision: str = "fp32") -> dict:
     import torch
 
+    from sdmbench.precision import autocast
     from sdmbench_ddpm.process import GaussianDiffusion
 
     process, gen = GaussianDiffusion(), torch.Generator().manual_seed(0)
@@ -43,7 +45,8 @@ def time_model(net, batch: int, repeats: int, after=lambda: None) -> dict:
     train = []
     for i in range(repeats + 2):
         start = time.perf_counter()
-        loss = process.loss(net, x, generator=gen)
+        with autocast(precision, "cpu"):
+            loss = process.loss(net, x, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -52,7 +55,7 @@ def time_model(net, batch: int, repeats: int, after=lambda: None) -> dict:
     net.eval()
     t = torch.full((batch,), 500)
     sample = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision, "cpu"):
         for i in range(repeats + 2):
             start = time.perf_counter()
             net(x, t)
@@ -100,7 +103,11 @@ def measure(args) -> dict:
     else:
         snn = SpikingUNet(neuron_maker(make_if, args.T), T=args.T, **CONFIG)
     out["snn"] = time_model(snn, args.batch, args.repeats)
-    out["ann"] = time_model(SpikingUNet(None, T=args.T, **CONFIG), args.batch, args.repeats)
+    ann = SpikingUNet(None, T=args.T, **CONFIG)
+    out["ann"] = time_model(ann, args.batch, args.repeats)
+    if args.bf16:
+        out["snn_bf16"] = time_model(snn, args.batch, args.repeats, precision="bf16")
+        out["ann_bf16"] = time_model(ann, args.batch, args.repeats, precision="bf16")
     return out
 
 
@@ -108,6 +115,8 @@ def report(r: dict, T: int) -> None:
     snn, ann = r["snn"], r["ann"]
     rows = [("sdmbench SNN", snn), ("ANN twin", ann)] + ([("reference Spk_UNet", r["reference"])]
                                                          if "reference" in r else [])
+    if "snn_bf16" in r:
+        rows += [("sdmbench SNN, bf16", r["snn_bf16"]), ("ANN twin, bf16", r["ann_bf16"])]
     print(f"{'':20s} {'train step s':>13s} {'sample step s':>14s}")
     for label, m in rows:
         print(f"{label:20s} {m['train_s']:13.3f} {m['sample_s']:14.3f}")
@@ -117,6 +126,14 @@ def report(r: dict, T: int) -> None:
         ref = r["reference"]
         print(f"reference / sdmbench: train {ref['train_s'] / snn['train_s']:.2f}x, "
               f"sample {ref['sample_s'] / snn['sample_s']:.2f}x   (target >= 1.50)")
+    if "snn_bf16" in r:
+        for label, fp32, bf16 in [("SNN", snn, r["snn_bf16"]), ("ANN", ann, r["ann_bf16"])]:
+            print(f"bf16 speed-up, {label}: train {fp32['train_s'] / bf16['train_s']:.2f}x, "
+                  f"sample {fp32['sample_s'] / bf16['sample_s']:.2f}x")
+        if "reference" in r:
+            ref, b = r["reference"], r["snn_bf16"]
+            print(f"reference (fp32) / sdmbench bf16: train {ref['train_s'] / b['train_s']:.2f}x, "
+                  f"sample {ref['sample_s'] / b['sample_s']:.2f}x")
 
 
 def main() -> None:
@@ -127,6 +144,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--reference", type=Path, help="clone of AndyCao1125/SDDPM (needs spikingjelly)")
     parser.add_argument("--allocator", action="store_true", help="compare glibc allocator tuning on vs off")
+    parser.add_argument("--bf16", action="store_true", help="also time both U-Nets with precision = bf16")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     print(f"batch {args.batch}, T {args.T}, {args.threads} threads, 32x32, 1 channel, ch 32, ch_mult 1,2,2, "

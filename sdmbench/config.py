@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from sdmbench.errors import UsageError
+from sdmbench.precision import PRECISIONS
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RunConfig:
     lr: float = 2e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    precision: str = "fp32"  # fp32, or bf16: mixed precision forward passes (sdmbench.precision)
     ema_decay: float = 0.999
     bn_batches: int = 20  # training batches that recompute the EMA model's BatchNorm statistics
     checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
@@ -159,6 +161,7 @@ def validate(c: RunConfig) -> None:
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
         (c.bits is None or 1 <= c.bits <= 8, f"--bits must be between 1 and 8, got {c.bits}"),
+        (c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got '{c.precision}'"),
         (c.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {c.checkpoint_every}"),
     ]
     fields = {f.name for f in dataclasses.fields(RunConfig)}

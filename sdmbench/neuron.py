@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from sdmbench.errors import UsageError
+from sdmbench.precision import neuron_inputs_fp32
 
 NEURON_TAG = "_sdmbench_neuron"
 
@@ -36,6 +37,7 @@ def neuron_maker(factory: Callable[..., nn.Module], T: int, v_th: float = 1.0,
         if not isinstance(module, nn.Module):
             raise TypeError(f"neuron factory {factory!r} returned {type(module).__name__}, not nn.Module")
         setattr(module, NEURON_TAG, True)
+        module.register_forward_pre_hook(neuron_inputs_fp32)  # membranes integrate in float32 under bf16
         return module
 
     return make

@@ -25,7 +25,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from torchvision.utils import save_image
 
-from sdmbench import allocator, distributed, plugins as plugin_loader
+from sdmbench import allocator, distributed, precision, plugins as plugin_loader
 from sdmbench.config import RunConfig
 from sdmbench.data import to_uint8
 from sdmbench.errors import UsageError
@@ -295,7 +295,9 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str 
                 for metric in metrics:
                     stack.enter_context(metric.observe(pipeline.generator_module()))
             generator = torch.Generator().manual_seed(sample_seed(config.seed, i))
-            out[i] = to_uint8(pipeline.generate(batches[i], generator, on_step)).cpu()
+            with precision.autocast(config.precision, pipeline.ctx.device):
+                images = pipeline.generate(batches[i], generator, on_step)
+            out[i] = to_uint8(images.float()).cpu()
     observed = batches[mine[0]] if mine else 0
     if world.enabled:
         shares = distributed.gather((out, observed, [m.observations() for m in metrics]))

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
-from sdmbench import distributed
+from sdmbench import distributed, precision
 from sdmbench.checkpoint import StepCheckpoint
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
@@ -64,8 +64,10 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
     first, smooth = checkpoint.restore(opt) if checkpoint else (0, None)
     task = progress.add_task(description, total=config.train_steps, completed=first) if progress else None
     start, loss_value = time.perf_counter(), float("nan")
+    device = parameters[0].device if parameters else torch.device("cpu")
     for step in range(first, config.train_steps):
-        loss = loss_fn(step)
+        with precision.autocast(config.precision, device):
+            loss = loss_fn(step)
         loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
         if not math.isfinite(loss_value):
             kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
@@ -159,5 +161,6 @@ def recalibrate_batchnorm(model: nn.Module, process, data: ImageData, config: Ru
         return
     batches = [dict(zip(("x", "t"), noisy_batch(process, data, config.batch_size, generator, device)))
                for _ in range(config.bn_batches)]
-    torch.optim.swa_utils.update_bn(batches, _Denoiser(model))
+    with precision.autocast(config.precision, device):
+        torch.optim.swa_utils.update_bn(batches, _Denoiser(model))
     model.eval()

@@ -1,0 +1,82 @@
+"""``precision = "bf16"``: convolutions in bfloat16 under torch.autocast,
+membranes in float32, and a run that records what it used."""
+import json
+
+import torch
+from torch import nn
+
+from conftest import needs_debian_fmnist, run_cli
+from sdmbench import precision
+from sdmbench.neuron import neuron_maker
+from sdmbench_ddpm.process import GaussianDiffusion
+from sdmbench_sdm.unet import make_unet
+
+SMALL = dict(img_ch=1, img_size=16, ch=16, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0)
+
+
+class Probe(nn.Module):
+    """A neuron that remembers the dtype of every current it receives."""
+    seen = []
+
+    def __init__(self, T, v_th=1.0):
+        super().__init__()
+
+    def forward(self, x):
+        Probe.seen.append(x.dtype)
+        return (x >= 1.0).to(x.dtype)
+
+
+def test_under_bf16_convolutions_run_in_bfloat16_and_every_neuron_integrates_float32():
+    net = make_unet(neuron_maker(Probe, 4), T=4, **SMALL)
+    conv_out = []
+    net.down[0].conv1.register_forward_hook(lambda m, i, o: conv_out.append(o.dtype))
+    Probe.seen.clear()
+    with torch.no_grad(), precision.autocast("bf16", "cpu"):
+        net(torch.randn(2, 1, 16, 16), torch.tensor([3, 700]))
+    assert conv_out == [torch.bfloat16]
+    assert len(Probe.seen) == sum(isinstance(m, Probe) for m in net.modules())
+    assert set(Probe.seen) == {torch.float32}
+
+
+def test_fp32_is_a_no_op_and_an_unknown_precision_is_refused():
+    with precision.autocast("fp32", "cpu"):
+        assert not torch.is_autocast_enabled("cpu")
+    try:
+        precision.autocast("fp16", "cpu")
+    except ValueError as exc:
+        assert "bf16" in str(exc)
+    else:
+        raise AssertionError("fp16 was accepted")
+
+
+def test_bf16_changes_the_ann_twin_only_by_rounding():
+    """Same weights, same batch: the loss and its gradient agree to bfloat16's
+    precision (8 significant bits, relative rounding 2^-8 = 0.4% per value)."""
+    torch.manual_seed(0)
+    net, process = make_unet(None, **SMALL), GaussianDiffusion()
+    x0 = torch.rand(16, 1, 16, 16) * 2 - 1
+    grads, losses = [], []
+    for name in ("fp32", "bf16"):
+        net.zero_grad()
+        with precision.autocast(name, "cpu"):
+            loss = process.loss(net, x0, generator=torch.Generator().manual_seed(1))
+        loss.backward()
+        assert loss.dtype == torch.float32
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    assert abs(losses[1] - losses[0]) < 0.03 * losses[0]
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+
+
+@needs_debian_fmnist
+def test_a_bf16_run_records_its_precision_and_a_bad_one_is_a_one_line_error(tmp_path):
+    code, out, err = run_cli("run", "--model", "ddpm", "--dataset", "fashion-mnist", "--preset", "smoke",
+                             "--train-steps", "20", "--num-samples", "32", "--set", "precision=bf16",
+                             "--results-dir", str(tmp_path))
+    assert code == 0, err[-2000:]
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    assert record["config"]["precision"] == "bf16" and record["metrics"]["fid"] > 0
+    code, out, err = run_cli("run", "--model", "ddpm", "--dataset", "fashion-mnist", "--preset", "smoke",
+                             "--set", "precision=fp16", "--results-dir", str(tmp_path))
+    assert code == 2 and "precision must be one of fp32, bf16" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
