@@ -16,6 +16,8 @@ from typing import Any, Dict, Optional
 from sdmbench.errors import UsageError
 from sdmbench.precision import PRECISIONS
 
+LR_SCHEDULES = ("constant", "cosine")
+
 
 @dataclass
 class RunConfig:
@@ -34,6 +36,7 @@ class RunConfig:
     train_steps: int = 100
     batch_size: int = 32
     lr: float = 2e-4
+    lr_schedule: str = "constant"  # constant, or cosine: lr * (1 + cos(pi * step / train_steps)) / 2
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     precision: str = "fp32"  # fp32, or bf16: mixed precision forward passes (sdmbench.precision)
@@ -161,6 +164,8 @@ def validate(c: RunConfig) -> None:
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
         (c.bits is None or 1 <= c.bits <= 8, f"--bits must be between 1 and 8, got {c.bits}"),
+        (c.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                                        f"got '{c.lr_schedule}'"),
         (c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got '{c.precision}'"),
         (c.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {c.checkpoint_every}"),
     ]

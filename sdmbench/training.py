@@ -1,7 +1,7 @@
 """Training loops: Adam(W), gradient clipping, NaN guard, progress, EMA.
 
 :func:`optimise` is the loop every stage uses: it calls ``loss_fn(step)``,
-steps the optimiser, clips gradients and stops with a clear message on a
+steps the optimiser at the scheduled learning rate (:func:`learning_rate`), clips gradients and stops with a clear message on a
 non-finite loss. :func:`train` is the diffusion stage on top of it, keeping
 the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
 warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
@@ -52,6 +52,16 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
+def learning_rate(config: RunConfig, step: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based): ``config.lr``, or
+    under ``lr_schedule = "cosine"`` ``lr * (1 + cos(pi * step / train_steps)) / 2``,
+    from ``lr`` at the first step towards 0 at the last. A function of the step
+    alone, so a resumed run continues the schedule exactly."""
+    if config.lr_schedule == "cosine" and config.train_steps > 0:
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / config.train_steps))
+    return config.lr
+
+
 def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.Tensor], config: RunConfig,
              progress=None, description: str = "train", weight_decay: float = 0.0,
              after_step: Optional[Callable[[int], None]] = None,
@@ -76,6 +86,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
                              f"lower the learning rate (now {config.lr}){kept}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(config, step)
         if config.grad_clip:
             nn.utils.clip_grad_norm_(parameters, config.grad_clip)
         opt.step()

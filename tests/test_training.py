@@ -1,4 +1,7 @@
-"""Training details: BatchNorm statistics recomputed for the EMA weights."""
+"""Training details: BatchNorm statistics recomputed for the EMA weights, the learning-rate schedule."""
+import math
+
+import pytest
 import torch
 from torch import nn
 
@@ -40,3 +43,28 @@ def test_recalibrated_statistics_are_the_batch_statistics_of_fresh_noisy_trainin
     assert torch.allclose(model.bn.running_mean, expected_mean, atol=1e-6)
     assert torch.allclose(model.bn.running_var, expected_var, atol=1e-5)
     assert not model.training
+
+
+def test_cosine_schedule_runs_from_lr_to_zero_and_constant_stays_put():
+    from sdmbench.training import learning_rate
+
+    cosine = RunConfig(lr=2e-3, train_steps=100, lr_schedule="cosine")
+    assert learning_rate(cosine, 0) == 2e-3
+    assert math.isclose(learning_rate(cosine, 50), 1e-3)  # half-way: cos(pi/2) = 0
+    assert math.isclose(learning_rate(cosine, 25), 1e-3 * (1 + math.sqrt(0.5)))
+    assert 0 < learning_rate(cosine, 99) < 1e-6
+    assert learning_rate(RunConfig(lr=2e-3, train_steps=100), 99) == 2e-3
+
+
+def test_the_optimiser_steps_at_the_scheduled_rate():
+    """Adam on a constant gradient moves a weight by exactly lr per step
+    (m_hat / sqrt(v_hat) = 1), so the increments are the schedule."""
+    from sdmbench.training import learning_rate, optimise
+
+    w = torch.nn.Parameter(torch.zeros(1))
+    config = RunConfig(lr=0.1, train_steps=4, lr_schedule="cosine", grad_clip=0.0)
+    trace = []
+    optimise([w], lambda step: -w.sum(), config, after_step=lambda step: trace.append(w.item()))
+    steps = [b - a for a, b in zip([0.0] + trace, trace)]
+    assert steps == pytest.approx([learning_rate(config, k) for k in range(4)], abs=1e-6)
+    assert steps[0] == pytest.approx(0.1) and steps[3] == pytest.approx(0.1 * (1 + math.cos(0.75 * math.pi)) / 2)
