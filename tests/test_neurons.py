@@ -71,9 +71,10 @@ def test_if_inference_path_equals_the_autograd_path():
     assert torch.equal(fast, slow.detach())
 
 
-def test_fused_if_gradient_equals_autograd_through_the_step_function():
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_fused_if_gradient_equals_autograd_through_the_step_function(detach_reset):
     torch.manual_seed(0)
-    neuron = IFNeuron(5)
+    neuron = IFNeuron(5, detach_reset=detach_reset)
     x = (torch.randn(5, 3, 40) * 1.5).requires_grad_()
     weights = torch.randn(5, 3, 40)
     fused = neuron(x)
@@ -84,3 +85,20 @@ def test_fused_if_gradient_equals_autograd_through_the_step_function():
     assert torch.equal(fused, stepwise)
     assert torch.allclose(fused_grad, x.grad, atol=1e-6)
     assert fused_grad.abs().sum() > 0
+
+
+def test_detach_reset_changes_only_the_gradient_through_the_reset():
+    """One step above threshold then one below: with the reset detached,
+    dS[1]/dI[0] loses exactly the term -U[0] s'(U[0] - v_th) s'(U[1] - v_th)."""
+    x = torch.tensor([[1.2], [0.3]], dtype=torch.float64)
+    grads = {}
+    for detach in (False, True):
+        xi = x.clone().requires_grad_()
+        out = IFNeuron(2, detach_reset=detach)(xi)
+        assert out.flatten().tolist() == [1.0, 0.0]
+        out[1].sum().backward()
+        grads[detach] = xi.grad[0].item()
+    sg = lambda d: 1.0 / (1.0 + (math.pi * d) ** 2)  # atan surrogate, alpha 2
+    u0, u1 = 1.2, 0.3  # U[1] = V[0] + I[1] = 0 + 0.3
+    assert grads[True] == pytest.approx(0.0)  # (1 - S[0]) = 0: nothing passes a detached reset
+    assert grads[False] == pytest.approx(-u0 * sg(u0 - 1.0) * sg(u1 - 1.0))

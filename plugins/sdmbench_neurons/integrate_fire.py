@@ -15,6 +15,10 @@ gradient through the reset included)::
 
     dL/dU[n] = dL/dS[n] s'(U[n] - v_th) + dL/dU[n+1] ((1 - S[n]) - U[n] s'(U[n] - v_th))
     dL/dI[n] = dL/dU[n]
+
+``detach_reset=True`` (spikingjelly's option of the same name) drops the
+``- U[n] s'`` term: the reset is treated as a constant in the backward pass.
+The forward pass is unchanged.
 """
 from typing import Tuple
 
@@ -25,11 +29,12 @@ from .surrogate import SURROGATES, spike
 
 
 def if_step(current: torch.Tensor, v: torch.Tensor, v_th: float = 1.0,
-            surrogate: str = "atan", alpha: float = 2.0) -> Tuple[torch.Tensor, torch.Tensor]:
+            surrogate: str = "atan", alpha: float = 2.0,
+            detach_reset: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """One IF step: ``(I[n], V[n-1]) -> (S[n], V[n])``."""
     u = v + current
     s = spike(u - v_th, surrogate, alpha)
-    return s, u * (1.0 - s)
+    return s, u * (1.0 - (s.detach() if detach_reset else s))
 
 
 def _integrate(x: torch.Tensor, v_th: float, keep_membrane: bool):
@@ -53,10 +58,10 @@ class IFSequence(torch.autograd.Function):
     """``x: [T, ...] -> spikes [T, ...]``, IF with hard reset, fused over T."""
 
     @staticmethod
-    def forward(ctx, x, v_th, alpha, grad_fn):
+    def forward(ctx, x, v_th, alpha, grad_fn, detach_reset=False):
         u_all, spikes = _integrate(x, v_th, keep_membrane=True)
         ctx.save_for_backward(u_all)
-        ctx.v_th, ctx.alpha, ctx.grad_fn = v_th, alpha, grad_fn
+        ctx.v_th, ctx.alpha, ctx.grad_fn, ctx.detach_reset = v_th, alpha, grad_fn, detach_reset
         return spikes
 
     @staticmethod
@@ -70,29 +75,33 @@ class IFSequence(torch.autograd.Function):
             torch.mul(grad_spikes[n], sg, out=grad_x[n])
             if n + 1 < u_all.shape[0]:
                 torch.lt(u, ctx.v_th, out=through_reset)
-                through_reset.sub_(sg.mul_(u))  # dV[n]/dU[n] = (1 - S[n]) - U[n] s'
+                if not ctx.detach_reset:
+                    through_reset.sub_(sg.mul_(u))  # dV[n]/dU[n] = (1 - S[n]) - U[n] s'
                 grad_x[n].addcmul_(grad_x[n + 1], through_reset)
-        return grad_x, None, None, None
+        return grad_x, None, None, None, None
 
 
 class IFNeuron(nn.Module):
     """``[T, B, ...]`` currents -> ``[T, B, ...]`` spikes; no state kept."""
 
-    def __init__(self, T: int, v_th: float = 1.0, surrogate: str = "atan", alpha: float = 2.0):
+    def __init__(self, T: int, v_th: float = 1.0, surrogate: str = "atan", alpha: float = 2.0,
+                 detach_reset: bool = False):
         super().__init__()
         self.T, self.v_th, self.surrogate, self.alpha = T, v_th, surrogate, alpha
+        self.detach_reset = bool(detach_reset)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (torch.is_grad_enabled() and x.requires_grad):
             return self._forward_inference(x)
-        return IFSequence.apply(x, float(self.v_th), float(self.alpha), SURROGATES[self.surrogate])
+        return IFSequence.apply(x, float(self.v_th), float(self.alpha), SURROGATES[self.surrogate],
+                                self.detach_reset)
 
     def forward_stepwise(self, x: torch.Tensor) -> torch.Tensor:
         """:func:`if_step` looped under autograd: the reference the fused path is tested against."""
         v = torch.zeros_like(x[0])
         out = []
         for current in x.unbind(0):
-            s, v = if_step(current, v, self.v_th, self.surrogate, self.alpha)
+            s, v = if_step(current, v, self.v_th, self.surrogate, self.alpha, self.detach_reset)
             out.append(s)
         return torch.stack(out)
 
@@ -102,7 +111,8 @@ class IFNeuron(nn.Module):
         return _integrate(x, float(self.v_th), keep_membrane=False)[1]
 
     def extra_repr(self) -> str:
-        return f"T={self.T}, v_th={self.v_th}, surrogate={self.surrogate}, alpha={self.alpha}"
+        return (f"T={self.T}, v_th={self.v_th}, surrogate={self.surrogate}, alpha={self.alpha}"
+                + (", detach_reset=True" if self.detach_reset else ""))
 
 
 def make_if(T: int, v_th: float = 1.0, **params) -> nn.Module:
