@@ -123,8 +123,8 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255] (clamped, rounded)."""
-    return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    """float [-1, 1] -> uint8 [0, 255] (clamped, rounded in float32, whatever the input's precision)."""
+    return x.float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
 @dataclass

@@ -6,8 +6,8 @@
   float32 (the usual mixed-precision recipe). It applies wherever the harness
   runs a network: every training stage's loss, BatchNorm recalibration and
   sampling, on CPU (oneDNN's bf16 kernels; on this project's 2-core AVX-512
-  machine a training step of the quick-preset U-Nets is about 1.7x faster)
-  and on CUDA.
+  machine a training step of the quick-preset U-Nets is 1.35-1.38x faster for
+  the SNN and 1.5x for the ANN, ``benchmarks/step_time.py --bf16``) and on CUDA.
 
 Spiking neurons always integrate in float32, whatever the precision:
 :func:`neuron_inputs_fp32` is the forward pre-hook :func:`sdmbench.neuron.neuron_maker`

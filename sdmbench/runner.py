@@ -297,7 +297,7 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str 
             generator = torch.Generator().manual_seed(sample_seed(config.seed, i))
             with precision.autocast(config.precision, pipeline.ctx.device):
                 images = pipeline.generate(batches[i], generator, on_step)
-            out[i] = to_uint8(images.float()).cpu()
+            out[i] = to_uint8(images).cpu()
     observed = batches[mine[0]] if mine else 0
     if world.enabled:
         shares = distributed.gather((out, observed, [m.observations() for m in metrics]))

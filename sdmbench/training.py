@@ -1,8 +1,8 @@
 """Training loops: Adam(W), gradient clipping, NaN guard, progress, EMA.
 
 :func:`optimise` is the loop every stage uses: it calls ``loss_fn(step)``,
-steps the optimiser at the scheduled learning rate (:func:`learning_rate`), clips gradients and stops with a clear message on a
-non-finite loss. :func:`train` is the diffusion stage on top of it, keeping
+steps the optimiser at the scheduled learning rate (:func:`learning_rate`),
+clips gradients and stops with a clear message on a non-finite loss. :func:`train` is the diffusion stage on top of it, keeping
 the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
 warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
 statistics are copied during training).
