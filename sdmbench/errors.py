@@ -12,10 +12,14 @@ class UsageError(Exception):
     """Bad input: the message says what is wrong and how to fix it."""
 
 
-def unknown_name(kind: str, name: str, known: Iterable[str]) -> UsageError:
-    """An error for an unknown ``name`` of ``kind`` listing what exists."""
+def unknown_name(kind: str, name: str, known: Iterable[str], plural: str = "") -> UsageError:
+    """An error for an unknown ``name`` of ``kind`` listing what exists (under ``plural``, else ``kind + s``)."""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     listing = ", ".join(known) if known else "none registered"
-    return UsageError(f"unknown {kind} '{name}'.{hint} Known {kind}s: {listing}.")
+    return UsageError(f"unknown {kind} '{name}'.{hint} Known {plural or _plural(kind)}: {listing}.")
+
+
+def _plural(kind: str) -> str:
+    return kind + ("es" if kind.endswith("s") else "s")

@@ -1,36 +1,32 @@
 """The hooks a sdmbench plugin implements, one per plugin kind.
 
-Each hook receives a :class:`sdmbench.registry.Registry` and calls
-``registry.add(name, factory, description=...)``. Built-in plugins (the
-``plugins/`` folder) register through the same entry-point group
-(``sdmbench``) and the same hooks as third-party packages.
+Each ``sdmbench_register_*`` hook receives a
+:class:`sdmbench.registry.Registry` and calls ``registry.add(name, factory,
+description=..., default=...)``. Built-in plugins (the ``plugins/`` folder)
+register through the same entry-point group (``sdmbench``) and the same hooks
+as third-party packages. What each factory must return is written as code in
+:mod:`sdmbench.contracts` and checked when it is registered; the architecture
+page (``docs/architecture.md``) shows where each kind enters a run.
 
-Contracts of the factories (see DESIGN.md):
-
-- neuron: ``factory(T, v_th=1.0, **params) -> nn.Module``; ``module(x)`` with
-  ``x: Tensor[T, B, ...]`` of input currents returns 0/1 spikes of the same
-  shape, differentiable through a surrogate gradient; no state survives
-  between calls.
-- backbone: ``factory(neuron, **config) -> nn.Module`` with
-  ``forward(x_t, t)`` returning the prediction; ``neuron`` is a zero-argument
-  callable giving a fresh neuron module, or ``None`` for the ANN twin.
-- process: ``factory(**config)`` -> object with ``loss(backbone, x0)`` (and,
-  to train under torchrun, ``loss(backbone, x0, generator, rows=slice)``: the
-  loss on those rows, randomness drawn for the whole batch),
-  ``sample(backbone, n, shape, sampler=, steps=, generator=)`` and ``samplers``.
-- dataset: ``factory(root, split, image_size) -> sdmbench.data.ImageData``.
-- metric: ``factory() -> sdmbench.scoring.Metric``.
+- neuron: ``factory(T, v_th=1.0, **params) -> nn.Module`` (contracts.Neuron).
+- backbone: ``factory(neuron, **config) -> nn.Module`` (contracts.Backbone).
+- process: ``factory(**config)`` -> a diffusion process (contracts.Process).
+- dataset: ``factory(root, split, image_size) -> sdmbench.data.ImageData``
+  (``sdmbench.testing.check_dataset`` checks one).
+- metric: ``factory() -> sdmbench.scoring.Metric`` (contracts.Metric).
 - extractor (feature extractor for FID): ``factory(data, **options)`` ->
   ``sdmbench.scoring.FeatureExtractor``.
-- model: ``factory() -> sdmbench.model.ModelRecipe``.
+- model: ``factory() -> sdmbench.model.ModelRecipe`` (contracts.Model).
 - converter (ANN -> SNN): ``factory(ann, T, **options) -> nn.Module``: a new
   spiking network (``ann`` is left untouched) with the same
-  ``forward(x_t, t)``, simulated for ``T`` time steps, whose output
-  approximates the ANN's.
-- executor (runs of a grid): ``factory(**options) -> object`` with
-  ``run(jobs, progress=None) -> list`` of one :class:`sdmbench.grid.Outcome`
-  per job, in order; a job is a picklable :class:`sdmbench.grid.Job` and
-  :func:`sdmbench.grid.run_job` executes one anywhere sdmbench is installed.
+  ``forward(x_t, t)``, simulated for ``T`` time steps.
+- executor (runs of a sweep): ``factory(**options) -> object`` with
+  ``run(jobs, progress=None) -> list`` of one :class:`sdmbench.sweep.Outcome`
+  per job, in order; a job is a picklable :class:`sdmbench.sweep.Job` and
+  :func:`sdmbench.sweep.run_job` executes one anywhere sdmbench is installed.
+- commands: ``sdmbench_register_commands(app)`` adds typer commands to the
+  ``sdmbench`` command line (:func:`sdmbench.commands.group` gives a shared
+  sub-command group such as ``import``).
 """
 import pluggy
 
@@ -59,7 +55,7 @@ def sdmbench_register_datasets(registry):
 
 @hookspec
 def sdmbench_register_metrics(registry):
-    """Register metrics (FID, energy, ...)."""
+    """Register metrics (FID, energy, ...); ``default=True`` ones run when no ``--metrics`` is given."""
 
 
 @hookspec
@@ -80,3 +76,8 @@ def sdmbench_register_converters(registry):
 @hookspec
 def sdmbench_register_executors(registry):
     """Register executors that run the jobs of ``sdmbench sweep`` (local, Slurm, ...)."""
+
+
+@hookspec
+def sdmbench_register_commands(app):
+    """Add commands to the ``sdmbench`` command line (``app`` is its :class:`typer.Typer`)."""

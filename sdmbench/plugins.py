@@ -8,6 +8,11 @@
   :attr:`Plugins.failures` and skipped; the command line reports it by name.
 - A name registered by two plugins is a :class:`~sdmbench.errors.UsageError`
   naming both.
+- An entry that breaks its kind's contract (:mod:`sdmbench.contracts`) fails
+  its plugin, reported with the plugin, the entry and the missing member.
+- Command-line commands come from the ``sdmbench_register_commands`` hook
+  (:meth:`Plugins.register_commands`), so a disabled plugin's commands are
+  gone from ``sdmbench --help``.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import pluggy
 
 from sdmbench import hookspecs
+from sdmbench.contracts import CONTRACTS, ContractError
 from sdmbench.errors import UsageError
 from sdmbench.registry import DuplicateName, Registry
 
@@ -47,6 +53,20 @@ class Plugins:
     loaded: Dict[str, str] = field(default_factory=dict)  # plugin name -> distribution
     failures: Dict[str, str] = field(default_factory=dict)  # plugin name -> reason
     disabled: List[str] = field(default_factory=list)
+    manager: Optional[pluggy.PluginManager] = None
+
+    def register_commands(self, app) -> None:
+        """Let every loaded plugin add its commands to the typer ``app``."""
+        if self.manager is None:
+            return
+        for name, plugin in self.manager.list_name_plugin():
+            caller = self.manager.subset_hook_caller(
+                "sdmbench_register_commands",
+                remove_plugins=[p for n, p in self.manager.list_name_plugin() if n != name])
+            try:
+                caller(app=app)
+            except Exception as exc:  # a broken command must not take the others down
+                self.failures.setdefault(name, f"{type(exc).__name__} in sdmbench_register_commands: {exc}")
 
     def __getattr__(self, kind: str) -> Registry:
         # plugins.neuron, plugins.model, ...
@@ -74,7 +94,7 @@ def build(modules: Iterable[Tuple[str, object]] = (), *, entry_points: bool = Tr
     """
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    plugins = Plugins(registries={kind: Registry(kind) for kind in KINDS})
+    plugins = Plugins(registries={kind: Registry(kind, CONTRACTS.get(kind)) for kind in KINDS}, manager=pm)
     skip = disabled_names()
     candidates: List[Tuple[str, str, Optional[object]]] = []
     if entry_points:
@@ -124,6 +144,8 @@ def build(modules: Iterable[Tuple[str, object]] = (), *, entry_points: bool = Tr
                 caller(registry=registry)
             except DuplicateName as exc:
                 raise UsageError(str(exc)) from None
+            except ContractError as exc:
+                plugins.failures.setdefault(name, f"plugin '{name}' breaks a contract: {exc}")
             except Exception as exc:
                 plugins.failures.setdefault(name, f"{type(exc).__name__} in {hook}: {exc}")
         registry.current_plugin = "<unknown>"

@@ -3,6 +3,7 @@ broken and disabled plugins."""
 import types
 
 import pytest
+import torch
 
 import sdmbench
 from sdmbench import plugins
@@ -21,7 +22,7 @@ def plugin_module(name, **hooks):
 def test_builtins_arrive_through_the_entry_point_group(sdmbench_plugins):
     p = sdmbench_plugins
     assert {"if", "lif"} <= set(p.neuron.names())
-    assert {"sdm", "ddpm"} <= set(p.model.names())
+    assert {"sdm", "sdm-ann"} <= set(p.model.names())
     assert set(p.dataset.names()) >= {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba",
                                       "lsun-bedroom"}
     assert {"fid", "energy"} <= set(p.metric.names())
@@ -59,11 +60,61 @@ def test_names_with_whitespace_separators_or_capitals_are_refused(bad):
         Registry("neuron").add(bad, object)
 
 
+class Step(torch.nn.Module):
+    """A toy neuron: spikes where the input current exceeds the threshold."""
+
+    def __init__(self, T, v_th=1.0):
+        super().__init__()
+        self.v_th = v_th
+
+    def forward(self, x):
+        return (x > self.v_th).to(x.dtype)
+
+
 def test_a_local_plugin_registers_through_the_same_hooks():
     extra = plugin_module("extra", sdmbench_register_neurons=lambda registry: registry.add(
-        "toy", object, description="a toy"))
+        "toy", Step, description="a toy"))
     p = load_plugins(extra, entry_points=False)
     assert p.neuron.names() == ["toy"] and p.neuron.get("toy").description == "a toy"
+
+
+class NoSampler:
+    """A process without ``sample``: it cannot generate."""
+
+    samplers = ("x",)
+
+    def loss(self, backbone, x0, generator=None):
+        return x0.mean()
+
+
+@pytest.mark.parametrize("kind, factory, member", [
+    ("process", NoSampler, "'sample'"),
+    ("metric", lambda: object(), "'compute'"),
+    ("neuron", lambda T, v_th=1.0: object(), "not an nn.Module"),
+    ("model", lambda: types.SimpleNamespace(backbone="b", process="p"), "'presets'"),
+    ("dataset", lambda root: None, "cannot be called as the harness calls it"),
+])
+def test_an_entry_that_breaks_its_contract_fails_its_plugin_by_name_and_member(kind, factory, member):
+    bad = plugin_module("bad-plugin", **{plugins.KINDS[kind]: lambda registry: registry.add("broken", factory)})
+    p = load_plugins(bad, entry_points=False)
+    assert "broken" not in p.registries[kind]
+    assert "bad-plugin" in p.failures["bad-plugin"] and f"{kind} 'broken'" in p.failures["bad-plugin"]
+    assert member in p.failures["bad-plugin"]
+
+
+def test_contracts_name_required_and_optional_members():
+    from sdmbench import contracts
+
+    assert contracts.required_members(contracts.Process) == ["loss", "sample", "samplers"]
+    assert "q_sample" in contracts.Process.OPTIONAL and "moments" in contracts.Process.OPTIONAL
+    assert contracts.required_members(contracts.Metric) == ["compute", "name", "observe"]
+    assert {"train_stage", "state_dict", "load_stage", "generate", "generator_module", "stages"} <= \
+        set(contracts.required_members(contracts.Pipeline))
+
+
+def test_every_builtin_entry_fulfils_its_contract(sdmbench_plugins):
+    assert not sdmbench_plugins.failures, sdmbench_plugins.failures
+    assert all(r.contract is not None for r in sdmbench_plugins.registries.values())
 
 
 def test_a_plugin_that_fails_to_import_is_reported_not_fatal(monkeypatch):
