@@ -40,7 +40,8 @@ def randomise(net: torch.nn.Module, seed: int) -> None:
 def check(cls, kwargs: dict, key: str, cfg: dict, batch: int, seed: int, dtype: torch.dtype) -> tuple:
     from spikingjelly.activation_based import functional
 
-    from sdmbench.api import import_sddpm, load_backbone
+    from sdmbench.api import load_backbone
+    from sdmbench_sdm.importer import import_sddpm
 
     torch.manual_seed(seed)
     theirs = cls(**kwargs)

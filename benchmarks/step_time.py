@@ -72,7 +72,8 @@ def reference_pair(repo: Path, T: int):
     from SpikingUNet import Spk_UNet  # noqa: E402  (their module, from the clone)
     from spikingjelly.activation_based import functional
 
-    from sdmbench.api import import_sddpm, load_backbone
+    from sdmbench.api import load_backbone
+    from sdmbench_sdm.importer import import_sddpm
 
     theirs = Spk_UNet(T=1000, ch=CONFIG["ch"], ch_mult=list(CONFIG["ch_mult"]), attn=[],
                       num_res_blocks=CONFIG["num_res_blocks"], dropout=0.0, timestep=T, img_ch=CONFIG["img_ch"])

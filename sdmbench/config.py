@@ -2,28 +2,37 @@
 
 Built in one direction: defaults < the model's preset < command-line flags
 (only flags the user gave). :func:`resolve` validates the result, so every
-impossible setting fails before any work starts.
+impossible setting fails before any work starts. This module knows no
+plugin: the names a run leaves open (model, neuron, sampler, extractor,
+metrics) stay ``None`` here and are filled from the registries by
+:func:`sdmbench.configure.configure`, the one place a run's config is built.
+
+A model's own settings (``ModelRecipe.options``, e.g. a conversion model's
+activation bits) live in ``options``; ``--set NAME=VALUE`` reaches them by
+their plain name.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from sdmbench.errors import UsageError
 from sdmbench.precision import PRECISIONS
 
 LR_SCHEDULES = ("constant", "cosine")
+MAX_T = 1024  # more time steps than any spiking generator simulates; beyond it sizes overflow
 
 
 @dataclass
 class RunConfig:
-    model: str = "sdm"
-    neuron: str = "if"
-    dataset: str = "fashion-mnist"
+    model: Optional[str] = None  # None: the registry's default model
+    neuron: Optional[str] = None  # spiking models: the preset's, else the registry's default neuron
+    dataset: Optional[str] = None
     split: str = "train"
     preset: str = "smoke"
     T: int = 4
@@ -39,21 +48,21 @@ class RunConfig:
     lr_schedule: str = "constant"  # constant, or cosine: lr * (1 + cos(pi * step / train_steps)) / 2
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    divergence_factor: float = 100.0  # stop when the loss's running mean exceeds this x its lowest (0: never)
     precision: str = "fp32"  # fp32, or bf16: mixed precision forward passes (sdmbench.precision)
     ema_decay: float = 0.999
     bn_batches: int = 20  # training batches that recompute the EMA model's BatchNorm statistics
     checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
     init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
-    bits: Optional[int] = None  # conversion models: activation quantisation; T defaults to 2^bits - 1
-    converter: Optional[str] = None  # conversion models: the registered ANN-to-SNN converter
+    options: Dict[str, Any] = field(default_factory=dict)  # the model's own settings (ModelRecipe.options)
     sync_bn: bool = True  # under torchrun: BatchNorm statistics over all ranks' batches
-    fine_tune: bool = False  # conversion models: fine-tune the converted SNN (stage 'finetune')
-    sampler: str = "ddim"
+    sampler: Optional[str] = None  # None: the process's default sampler
     sample_steps: int = 10
     temperature: float = 1.0
     num_samples: int = 64
     sample_batch_size: int = 64
-    extractor: str = "classifier"
+    extractor: Optional[str] = None  # None: the registry's default feature extractor
+    metrics: Optional[List[str]] = None  # None: every metric registered as a default
     inception_weights: Optional[str] = None
     reference_images: int = 10000
     seed: int = 0
@@ -71,8 +80,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "RunConfig":
+        """A config from its dict; keys it does not know (a model's own
+        settings saved at the top level by sdmbench < 0.2) go to ``options``."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        known = {k: v for k, v in data.items() if k in names}
+        legacy = {k: v for k, v in data.items() if k not in names and v is not None}
+        if legacy:
+            known["options"] = {**legacy, **(known.get("options") or {})}
+        return cls(**known)
 
 
 def results_dir(flag: Optional[str]) -> str:
@@ -113,45 +128,69 @@ def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
     return merged
 
 
-def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[str, Any] | None = None) -> RunConfig:
-    """Merge a preset and the user's flags into a validated config."""
-    merged = defaults = RunConfig().to_dict()
+def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[str, Any] | None = None,
+            options: Dict[str, Any] | None = None) -> RunConfig:
+    """Merge a preset, the user's flags and ``--set`` settings into a validated config.
+
+    ``options``: the model's own settings and their defaults; a key of the
+    preset, the flags or ``--set`` that names one of them lands in
+    ``config.options``, typed like its default."""
+    defaults, options = RunConfig().to_dict(), dict(options or {})
+    merged = dict(defaults, options=dict(options))
     given = {k: v for k, v in overrides.items() if v is not None}
     for source, where in ((preset, ""), (given, ""), (settings or {}, " in --set")):
-        unknown = [key for key in source if key not in defaults]
-        if unknown:
-            raise UsageError(f"unknown setting '{unknown[0]}'{where}; settings: {', '.join(sorted(defaults))}")
-        merged = _merge(merged, copy.deepcopy(source))
+        merged = _merge(merged, _lift_options(copy.deepcopy(source), defaults, options, where))
     for key in given:  # a flag the user gave beats the preset's per-stage value too
         for stage in merged["stages"].values():
             stage.pop(key, None)
     for key, default in defaults.items():  # settings given as text (--set) must still have the right type
-        value = merged[key]
-        if isinstance(default, bool) or value is None or default is None:
-            continue
-        if isinstance(default, (int, float)) and not isinstance(value, bool):
-            try:
-                merged[key] = type(default)(value)
-            except (TypeError, ValueError):
-                raise UsageError(f"setting '{key}' must be a number, got {value!r}") from None
-        elif isinstance(default, dict) and not isinstance(value, dict):
-            raise UsageError(f"setting '{key}' is a group of settings; set its members as {key}.NAME=VALUE")
-    if merged["bits"] is not None:
-        try:
-            merged["bits"] = int(merged["bits"])
-        except (TypeError, ValueError):
-            raise UsageError(f"--bits must be a whole number, got {merged['bits']!r}") from None
-        if "T" not in given and "T" not in (settings or {}) and 1 <= merged["bits"] <= 8:
-            merged["T"] = 2 ** merged["bits"] - 1  # b-bit activations convert to T = 2^b - 1 steps
+        merged[key] = _typed(key, merged[key], default)
+    for key, default in options.items():
+        merged["options"][key] = _typed(key, merged["options"][key], default)
     config = RunConfig.from_dict(merged)
     config.results_dir = results_dir(config.results_dir)
     validate(config)
     return config
 
 
+def _lift_options(source: Dict[str, Any], defaults: Dict[str, Any], options: Dict[str, Any],
+                  where: str) -> Dict[str, Any]:
+    """``source`` with the model's own settings moved under ``options``; unknown keys are an error."""
+    lifted = {key: source.pop(key) for key in list(source) if key in options and key not in defaults}
+    unknown = [key for key in source if key not in defaults]
+    if unknown:
+        own = f"; this model's own settings: {', '.join(sorted(options))}" if options else ""
+        raise UsageError(f"unknown setting '{unknown[0]}'{where}; settings: {', '.join(sorted(defaults))}{own}")
+    if lifted:
+        source["options"] = {**(source.get("options") or {}), **lifted}
+    return source
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` converted to the type of ``default`` (numbers given as text by --set)."""
+    if isinstance(default, bool) or value is None or default is None:
+        return value
+    if isinstance(default, (int, float)) and not isinstance(value, bool):
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(f"setting '{key}' must be a number, got {value!r}") from None
+    if isinstance(default, dict) and not isinstance(value, dict):
+        raise UsageError(f"setting '{key}' is a group of settings; set its members as {key}.NAME=VALUE")
+    return value
+
+
 def validate(c: RunConfig) -> None:
+    floats = [f.name for f in dataclasses.fields(RunConfig) if isinstance(getattr(c, f.name), float)]
+    for name in floats:
+        if not math.isfinite(getattr(c, name)):
+            raise UsageError(f"setting '{name}' must be a finite number, got {getattr(c, name)}")
     checks = [
         (c.T >= 1, f"--T must be at least 1 spiking time step, got {c.T}"),
+        (c.T <= MAX_T, f"--T must be at most {MAX_T} spiking time steps, got {c.T}"),
+        (0 <= c.ema_decay < 1, f"ema_decay must be in [0, 1), got {c.ema_decay}"),
+        (c.divergence_factor == 0 or c.divergence_factor > 1,
+         f"divergence_factor must be 0 (off) or above 1, got {c.divergence_factor}"),
         (c.threshold > 0, f"--threshold must be positive, got {c.threshold}"),
         (c.train_steps >= 0, f"training steps must be >= 0, got {c.train_steps}"),
         (c.batch_size >= 1, f"batch size must be >= 1, got {c.batch_size}"),
@@ -163,7 +202,6 @@ def validate(c: RunConfig) -> None:
         (c.image_size is None or c.image_size >= 4, f"image size must be >= 4, got {c.image_size}"),
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
         (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
-        (c.bits is None or 1 <= c.bits <= 8, f"--bits must be between 1 and 8, got {c.bits}"),
         (c.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                                         f"got '{c.lr_schedule}'"),
         (c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got '{c.precision}'"),

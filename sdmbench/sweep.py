@@ -1,74 +1,169 @@
-"""Threshold guidance sweep (SDM): score one trained run at several inference
-thresholds v_th, under the run's own protocol.
+"""``sdmbench sweep CONFIG.toml``: a grid of runs, handed to an executor.
 
-Each value is a full run resumed from the trained stages (training is reused,
-nothing is retrained), so every point is also a record on the leaderboard. The
-sweep writes ``threshold-sweep.json`` and ``threshold-sweep.png`` (FID and
-mean firing rate against v_th) into the swept run's folder.
+The file::
+
+    results_dir = "results/grid"      # optional (else --results-dir, $SDMBENCH_RESULTS, ./results)
+
+    [grid]                            # every combination is a run
+    model = ["sdm", "sdm-ann"]
+    neuron = ["if", "tsm"]
+    T = [4, 8]
+    dataset = ["fashion-mnist"]
+    seed = [0, 1]
+
+    [settings]                        # the same for every run: any run setting, tables for nested ones
+    preset = "smoke"
+    train_steps = 200
+
+    [executor]                        # optional: name and options of a registered executor
+    name = "slurm"
+    partition = "gpu"
+    timeout_min = 240
+
+Grid keys are run settings (``model``, ``neuron``, ``T``, ``dataset``,
+``seed``, or any other, e.g. ``lr``); a scalar is a one-value axis. Models
+without neurons (an ANN twin) take the neuron and T axes once, not once per
+value. Without an ``[executor]`` the registry's default executor runs the jobs.
+Every run's config is resolved and checked before any job starts, so a typo
+fails the whole sweep at once, with nothing run.
 """
 from __future__ import annotations
 
-import json
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Tuple
 
-from sdmbench.config import resolve
+from sdmbench.config import RunConfig
+from sdmbench.config import results_dir as results_dir_of
+from sdmbench.configure import configure
 from sdmbench.errors import UsageError
-from sdmbench.records import write_json_atomic
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+SECTIONS = {"results_dir", "grid", "settings", "executor"}
 
 
-def parse_values(text: str) -> List[float]:
+@dataclass(frozen=True)
+class Job:
+    """One run of the grid: its resolved config (picklable, runs anywhere)."""
+
+    config: Dict[str, Any]
+    label: str
+
+
+@dataclass
+class Outcome:
+    label: str
+    ok: bool
+    run_dir: Optional[str] = None
+    fid: Optional[float] = None
+    energy_mj: Optional[float] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class Sweep:
+    jobs: List[Job]
+    executor: str
+    options: Dict[str, Any]
+    results_dir: str
+
+
+def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] = None,
+         executor_options: Optional[Dict[str, Any]] = None, plugins=None) -> Sweep:
+    """Read and expand a sweep file; every run is validated here."""
+    from sdmbench import plugins as plugin_loader
+
+    plugins = plugins or plugin_loader.get()
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"--values takes numbers separated by commas, got '{text}'") from None
-    if not values or any(v <= 0 for v in values):
-        raise UsageError(f"--values needs positive thresholds, got '{text}'")
-    return values
+        spec = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"no sweep file at {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path} is not a valid TOML sweep file ({exc})") from None
+    unknown = set(spec) - SECTIONS
+    if unknown:
+        raise UsageError(f"{path}: unknown section or key '{sorted(unknown)[0]}'; use {', '.join(sorted(SECTIONS))}")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict) or not grid:
+        raise UsageError(f"{path}: [grid] is missing or empty; give lists like model = [\"sdm\", \"sdm-ann\"]")
+    settings = dict(spec.get("settings") or {})
+    if "dataset" not in grid and "dataset" not in settings:
+        raise UsageError(f"{path}: name the dataset(s) in [grid] or [settings]")
+    folder = results_dir or spec.get("results_dir")
+    axes = {key: values if isinstance(values, list) else [values] for key, values in grid.items()}
+    if any(not values for values in axes.values()):
+        raise UsageError(f"{path}: grid axis '{next(k for k, v in axes.items() if not v)}' has no values")
+    jobs, seen = [], set()
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        config, spiking = _resolve(point, settings, folder, plugins, path)
+        resolved = config.to_dict()
+        key = repr(sorted(resolved.items()))
+        if key in seen:  # e.g. an ANN under every neuron: one run
+            continue
+        seen.add(key)
+        jobs.append(Job(resolved, _label(config, point, spiking)))
+    options = dict(spec.get("executor") or {})
+    name = executor or options.pop("name", None) or plugins.executor.default("executor (--executor)")
+    options.pop("name", None)  # when --executor named it
+    options.update(executor_options or {})
+    plugins.executor.get(name)
+    return Sweep(jobs, name, options, results_dir_of(folder))
 
 
-def sweep(run_dir: Path, values: Sequence[float], overrides: Dict[str, Any], plugins, progress=None,
-          log=print) -> List[Dict[str, Any]]:
-    from sdmbench.runner import execute, saved_config
-
-    base = saved_config(run_dir)
-    if not plugins.model.get(base["model"])().spiking:
-        raise UsageError(f"threshold guidance needs a spiking model; {run_dir} is a '{base['model']}' run")
-    rows = []
-    for value in values:
-        config = resolve(base, {**overrides, "threshold": value,
-                                "results_dir": overrides.get("results_dir") or str(run_dir.parent)})
-        folder = execute(config, progress=progress, plugins=plugins, log=log, resume=run_dir)
-        record = json.loads((folder / "record.json").read_text())
-        m = record["metrics"]
-        rows.append({"threshold": value, "fid": m.get("fid"), "energy_per_image_mj": m.get("energy_per_image_mj"),
-                     "mean_firing_rate": m.get("mean_firing_rate"), "run_id": record["run_id"],
-                     "protocol_key": record["protocol_key"]})
-    write_json_atomic(run_dir / "threshold-sweep.json", {"run": str(run_dir), "rows": rows})
-    plot(rows, run_dir / "threshold-sweep.png", title=run_dir.name)
-    return rows
+def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path) -> Tuple[RunConfig, bool]:
+    merged = {**settings, **point}
+    overrides = {"model": merged.pop("model", None), "preset": merged.pop("preset", None), "results_dir": folder}
+    try:
+        recipe = plugins.model.get(overrides["model"] or plugins.model.default("model"))()
+        if not recipe.spiking:  # an ANN has no neuron and runs with T = 1: those axes do not multiply it
+            merged.pop("neuron", None)
+            merged.pop("T", None)
+        config = configure(plugins, overrides, merged)
+    except UsageError as exc:
+        raise UsageError(f"{path}: run {point}: {exc}") from None
+    return config, recipe.spiking
 
 
-def plot(rows: List[Dict[str, Any]], path: Path, title: str = "") -> None:
-    import matplotlib
+def _label(config: RunConfig, point: Dict[str, Any], spiking: bool) -> str:
+    parts = [config.model] + ([config.neuron, f"T{config.T}"] if spiking else [])
+    parts += [config.dataset, f"seed{config.seed}"]
+    parts += [f"{k}={v}" for k, v in point.items() if k not in ("model", "neuron", "T", "dataset", "seed")]
+    return " ".join(parts)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    xs = [r["threshold"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    ax.plot(xs, [r["fid"] for r in rows], "o-", color="tab:blue", label="FID")
-    ax.set_xlabel("inference threshold v_th (trained at 1.0)")
-    ax.set_ylabel("FID", color="tab:blue")
-    rates = [r["mean_firing_rate"] for r in rows]
-    if all(r is not None for r in rates):
-        twin = ax.twinx()
-        twin.plot(xs, rates, "s--", color="tab:orange", label="mean firing rate")
-        twin.set_ylabel("mean firing rate", color="tab:orange")
-    ax.axvline(1.0, color="grey", lw=0.8, ls=":")
-    ax.set_title(f"threshold guidance: {title}", fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+def run_job(job: Job) -> Outcome:
+    """Run one job in this process (what every executor calls, locally or on a node)."""
+    from sdmbench import distributed
+    from sdmbench.runner import execute
+
+    _export_submitit_ranks()
+    try:
+        result = execute(RunConfig.from_dict(job.config), log=lambda *a: None)
+    except UsageError as exc:
+        return Outcome(job.label, False, error=str(exc))
+    finally:
+        distributed.teardown()
+    metrics = result.record["metrics"] if result.record else {}
+    return Outcome(job.label, True, str(result.folder), metrics.get("fid"), metrics.get("energy_per_image_mj"))
+
+
+def _export_submitit_ranks() -> None:
+    """In a submitit job of several tasks, set torchrun's variables (RANK, WORLD_SIZE, ...)."""
+    import os
+
+    if "SUBMITIT_EXECUTOR" not in os.environ:
+        return
+    try:
+        import submitit
+        from submitit.helpers import TorchDistributedEnvironment
+
+        if submitit.JobEnvironment().num_tasks > 1:
+            TorchDistributedEnvironment().export()
+    except RuntimeError:  # not inside a submitit job after all
+        pass

@@ -3,6 +3,7 @@ download attempts, and the offline data beside the repository."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,9 +36,33 @@ def isolated_cache(tmp_path_factory):
             os.environ[k] = v
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 300):
-    """``python -m sdmbench ARGS`` in a subprocess: (exit status, stdout, stderr)."""
-    full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int | None = None):
+    """``python -m sdmbench ARGS`` in a subprocess: (exit status, stdout, stderr). No time limit by
+    default: a loaded machine passes, only slower (speed is measured in benchmarks/)."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "sdmbench", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def configure_from(preset: dict, overrides: dict, settings: dict | None = None):
+    """A run config as the command line builds it, from a preset-like dict of
+    settings (model and neuron included) and flags."""
+    from sdmbench import plugins
+    from sdmbench.configure import configure
+
+    return configure(plugins.get(), overrides, settings, preset=preset)
+
+
+def install_example(tmp_path_factory, name: str) -> dict:
+    """``examples/<name>`` really installed by pip into a target folder; the
+    environment that puts it on the path of a subprocess."""
+    target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / name
+    shutil.copytree(REPO / "examples" / name, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(source)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dist = name.replace("-", "_")
+    assert any(p.name.startswith(dist + "-") and p.suffix == ".dist-info" for p in target.iterdir())
+    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}

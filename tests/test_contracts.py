@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sdmbench import plugins
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.data import ImageData
 from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.errors import UsageError
@@ -25,7 +25,8 @@ def fake_data(size=16, n=32):
 
 def tiny_pipeline(name, neuron="if"):
     recipe = REGISTRY.model.get(name)()
-    config = resolve(recipe.preset("smoke"), {"model": name, "neuron": neuron, "train_steps": 2, "batch_size": 4,
+    config = resolve(recipe.preset("smoke"), {"model": name, "neuron": neuron, "dataset": "mnist", "train_steps": 2,
+                                               "batch_size": 4,
                                                "sample_steps": 2})
     ctx = RunContext(config=config, plugins=REGISTRY, recipe=recipe,
                      neuron=REGISTRY.neuron.get(neuron) if recipe.spiking else None,
@@ -39,7 +40,7 @@ def test_every_model_has_all_presets_and_trains_and_generates_in_range(name):
     recipe = REGISTRY.model.get(name)()
     assert isinstance(recipe, ModelRecipe)
     for preset in PRESETS:
-        resolve(recipe.preset(preset), {"model": name})  # each preset is a valid config
+        resolve(recipe.preset(preset), {"model": name, "dataset": "mnist"})  # each preset is a valid config
     assert recipe.backbone in REGISTRY.backbone and recipe.process in REGISTRY.process
     torch.manual_seed(0)
     pipeline = tiny_pipeline(name)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from sdmbench import plugins as plugin_loader
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.runner import execute
 from sdmbench.testing import load_plugins
 from sdmbench_conversion.converter import convert_qcfs
@@ -192,13 +192,13 @@ def test_converters_are_a_plugin_kind():
 # -- as a model of the harness -----------------------------------------------------------------
 @needs_debian_fmnist
 def test_smoke_run_records_ann_and_converted_fid_and_energy(tmp_path):
-    code, out, err = run_cli("run", "--model", "sdm-converted", "--bits", "2", "--dataset", "fashion-mnist",
+    code, out, err = run_cli("run", "--model", "sdm-converted", "--set", "bits=2", "--dataset", "fashion-mnist",
                              "--preset", "smoke", "--results-dir", str(tmp_path))
     assert code == 0, err
     (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     record = json.loads((folder / "record.json").read_text())
     m = record["metrics"]
-    assert record["T"] == 3 and record["bits"] == 2 and record["config"]["bits"] == 2
+    assert record["T"] == 3 and record["config"]["options"]["bits"] == 2
     assert m["fid"] > 0 and m["ann_fid"] > 0 and m["fid"] != m["ann_fid"]
     # the SNN's convolutions read spikes (SOPs); the ANN's read 4-level activations (MACs)
     assert m["sops_per_image"] > 10 * m["macs_per_image"] and m["ann_macs_per_image"] > 10 * m["macs_per_image"]
@@ -217,7 +217,7 @@ def tiny_conversion(tmp_path, monkeypatch):
                         backbone=dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0))
         preset = plugin_loader.get().model.get("sdm-converted")().preset("smoke")
         config = resolve(preset, {**settings, **overrides})
-        folder = execute(config, log=lambda *a: None, resume=resume, rerun=rerun)
+        folder = execute(config, log=lambda *a: None, resume=resume, rerun=rerun).folder
         return folder, json.loads((folder / "record.json").read_text())
 
     return run
@@ -226,9 +226,9 @@ def tiny_conversion(tmp_path, monkeypatch):
 @needs_shared_mnist
 def test_bits_set_T_unless_T_is_given(tiny_conversion):
     _, record = tiny_conversion(bits=3)
-    assert (record["bits"], record["T"]) == (3, 7)
+    assert (record["config"]["options"]["bits"], record["T"]) == (3, 7)
     _, record = tiny_conversion(bits=3, T=4)
-    assert (record["bits"], record["T"]) == (3, 4)
+    assert (record["config"]["options"]["bits"], record["T"]) == (3, 4)
 
 
 @needs_shared_mnist

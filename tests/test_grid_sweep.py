@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from sdmbench.errors import UsageError
-from sdmbench.grid import load
+from sdmbench.sweep import load
 from sdmbench.testing import load_plugins
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
@@ -32,11 +32,12 @@ def write(tmp_path, grid: str, extra: str = "") -> str:
 
 
 def test_grid_is_the_product_of_its_axes_and_ann_models_ignore_the_neuron_axis(tmp_path):
-    sweep = load(write(tmp_path, 'model = ["sdm", "ddpm"]\nneuron = ["if", "tsm"]\nT = [4, 8]\nseed = [0, 1]'))
+    sweep = load(write(tmp_path, 'model = ["sdm", "sdm-ann"]\nneuron = ["if", "tsm"]\nT = [4, 8]\nseed = [0, 1]'))
     labels = [job.label for job in sweep.jobs]
-    # sdm: 2 neurons x 2 T x 2 seeds; ddpm (no neurons, T = 1): once per seed
+    # sdm: 2 neurons x 2 T x 2 seeds; the ANN twin (no neurons, T = 1): once per seed
     assert sum(label.startswith("sdm ") for label in labels) == 8
-    assert sorted(label for label in labels if label.startswith("ddpm")) == ["ddpm mnist seed0", "ddpm mnist seed1"]
+    assert sorted(label for label in labels if label.startswith("sdm-ann")) == ["sdm-ann mnist seed0",
+                                                                                "sdm-ann mnist seed1"]
     assert len(labels) == len(set(labels)) == 10 and sweep.executor == "local"
     configs = [job.config for job in sweep.jobs]
     assert {(c["neuron"], c["T"], c["seed"]) for c in configs if c["model"] == "sdm"} == \
@@ -102,7 +103,7 @@ def leaderboard_runs(results):
 
 @needs_shared_mnist
 def test_local_sweep_of_a_2x2_grid_puts_four_records_on_the_leaderboard(tmp_path):
-    code, out, err = run_cli("sweep", write(tmp_path, 'neuron = ["if", "tsm"]\nseed = [0, 1]'))
+    code, out, err = run_cli("sweep", write(tmp_path, 'neuron = ["if", "tsm"]\nseed = [0, 1]', 'metrics = ["energy"]\n'))
     assert code == 0, err
     assert "4 runs, executor local" in out
     rows = leaderboard_runs(tmp_path / "results")
@@ -113,14 +114,17 @@ def test_local_sweep_of_a_2x2_grid_puts_four_records_on_the_leaderboard(tmp_path
 
 @needs_shared_mnist
 def test_submitit_local_executor_runs_the_job_array_with_the_same_results(tmp_path):
-    path = write(tmp_path, 'neuron = ["if", "tsm"]')
-    code, out, err = run_cli("sweep", path, "--executor", "submitit-local", "--timeout-min", "10")
+    # energy and firing rates only (no classifier to train), one thread per job: the jobs run side by side
+    path = write(tmp_path, 'neuron = ["if", "tsm"]', 'metrics = ["energy"]\nthreads = 1\n')
+    code, out, err = run_cli("sweep", path, "--executor", "submitit-local", "--timeout-min", "30")
     assert code == 0, err
     assert "2 runs, executor submitit-local" in out
-    submitit_fids = sorted(json.loads(p.read_text())["metrics"]["fid"]
-                           for p in (tmp_path / "results").glob("*/record.json"))
-    assert len(submitit_fids) == 2 and list((tmp_path / "results" / ".submitit").iterdir())
+
+    def scores(folder):
+        return sorted((m["energy_per_image_mj"], m["mean_firing_rate"]) for m in
+                      (json.loads(p.read_text())["metrics"] for p in folder.glob("*/record.json")))
+
+    assert len(scores(tmp_path / "results")) == 2 and list((tmp_path / "results" / ".submitit").iterdir())
     code, _, err = run_cli("sweep", path, "--results-dir", str(tmp_path / "local"))
     assert code == 0, err
-    local_fids = sorted(json.loads(p.read_text())["metrics"]["fid"] for p in (tmp_path / "local").glob("*/record.json"))
-    assert submitit_fids == local_fids  # same seeds, same runs, whichever executor ran them
+    assert scores(tmp_path / "results") == scores(tmp_path / "local")  # same runs, whichever executor ran them

@@ -7,7 +7,8 @@ rules; ``benchmarks/check_sddpm_import.py`` compares outputs with their code.
 import pytest
 import torch
 
-from sdmbench.api import import_sddpm, load_backbone
+from sdmbench.api import load_backbone
+from sdmbench_sdm.importer import import_sddpm
 from sdmbench.cli import main
 from sdmbench.errors import UsageError
 from sdmbench_sdm.blocks import sinusoidal_embedding

@@ -2,15 +2,18 @@
 backbone ``qcfs-unet`` (an ANN U-Net with b-bit quantised clipped ReLUs), the
 converter ``qcfs`` (each activation -> an IF neuron) and the model
 ``sdm-converted`` (train the ANN as a DDPM, convert to T = 2^b - 1 steps,
-optionally fine-tune the SNN; see :mod:`.pipeline`)."""
+optionally fine-tune the SNN; see :mod:`.pipeline`). Its own settings are
+``bits``, ``fine_tune`` and ``converter`` (``--set bits=3``)."""
 import sdmbench
 from sdmbench.model import ModelRecipe
 
 from .converter import convert_qcfs
-from .pipeline import ConversionPipeline
+from .pipeline import ConversionPipeline, settle
 from .qunet import make_qunet
 
-COMMON = dict(bits=2, T=3, converter="qcfs", fine_tune=False)
+#: the model's own settings (``--set bits=3 --set fine_tune=true --set converter=NAME``)
+OPTIONS = dict(bits=2, converter="qcfs", fine_tune=False)
+COMMON = dict(neuron="if")
 # CPU presets start the clip at 2 instead of the paper's 6: GroupNorm'd inputs are about N(0, 1), and a
 # 2-bit ReLU clipped at 6 maps most of them to 0 (quick preset, Fashion-MNIST: ANN FID 176 with 6, 137 with 2)
 SMOKE = dict(COMMON, image_size=16, backbone=dict(ch=16, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0,
@@ -48,5 +51,5 @@ def sdmbench_register_converters(registry):
 def sdmbench_register_models(registry):
     registry.add("sdm-converted",
                  lambda: ModelRecipe("qcfs-unet", "ddpm", PRESETS, spiking=True, pipeline=ConversionPipeline,
-                                     extras={"converter": "qcfs"}),
+                                     options=OPTIONS, settle=settle),
                  description="ANN-to-SNN conversion of SDM: quantised-ReLU U-Net -> IF neurons, T = 2^bits - 1")

@@ -4,9 +4,9 @@ Stage ``ann``: the ``qcfs-unet`` ANN (b-bit quantised clipped ReLUs) trained
 as a DDPM, exactly as ``ddpm`` trains its U-Net (EMA weights kept). After it,
 the run's converter (``--set converter=NAME``, default ``qcfs``) turns the
 EMA ANN into a spiking network of ``T`` steps (``T = 2^b - 1`` unless
-``--T`` says otherwise).
+``--T`` says otherwise; ``--set bits=B``).
 
-Stage ``finetune`` (``--fine-tune``): the converted SNN is trained to match
+Stage ``finetune`` (``--set fine_tune=true``): the converted SNN is trained to match
 the ANN block by block: on noisy training images ``x_t`` at uniform ``t``,
 
     loss = mean over blocks k of || mean_t SNN_k(x_t)[t] - ANN_k(x_t) ||^2
@@ -30,34 +30,43 @@ from torch import nn
 
 from sdmbench.errors import UsageError
 from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
+from sdmbench.sampling import sample, save_grid
+from sdmbench.scoring.metric import Scores
 from sdmbench.training import noisy_batch, optimise
 
 from .finetune import BlockMatcher
 
-SCORED = ("fid", "energy_per_image_mj", "macs_per_image", "sops_per_image", "mean_firing_rate")
+def settle(config, given) -> None:
+    """The model's own settings: ``bits`` in 1..8 sets ``T = 2^bits - 1``
+    unless T was given; IF neurons only; no inference threshold."""
+    bits = config.options["bits"]
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 8:
+        raise UsageError(f"bits must be a whole number between 1 and 8, got {bits!r}; use --set bits=2")
+    if "T" not in given:
+        config.T = 2 ** bits - 1  # b-bit activations convert to T = 2^b - 1 steps
+    if config.threshold != TRAIN_THRESHOLD:
+        raise UsageError("--threshold does not apply to sdm-converted: its thresholds are the learned clip "
+                         "values of the ANN's activations")
+    if config.init_from:
+        raise UsageError("--init-from is for sdm/tsm fine-tuning; sdm-converted fine-tunes with --set fine_tune=true")
+    if config.neuron != "if":
+        raise UsageError(f"sdm-converted converts to IF neurons; --neuron {config.neuron} does not apply "
+                         "(drop --neuron, or add a converter plugin for another neuron)")
 
 
 class ConversionPipeline(DiffusionPipeline):
     distributed = False  # the extra scoring passes and the fine-tuning are not sharded yet
 
     def __init__(self, ctx: RunContext):
-        c = ctx.config
-        if c.threshold != TRAIN_THRESHOLD:
-            raise UsageError("--threshold does not apply to sdm-converted: its thresholds are the learned clip "
-                             "values of the ANN's activations")
-        if c.init_from:
-            raise UsageError("--init-from is for sdm/tsm fine-tuning; sdm-converted fine-tunes with --fine-tune")
-        if c.neuron != "if":
-            raise UsageError(f"sdm-converted converts to IF neurons; --neuron {c.neuron} does not apply "
-                             "(drop --neuron, or add a converter plugin for another neuron)")
-        self.converter = ctx.plugins.converter.get(c.converter or ctx.recipe.extras["converter"])
-        self.stages = ("ann", "finetune") if c.fine_tune else ("ann",)
+        options = ctx.config.options
+        self.converter = ctx.plugins.converter.get(options["converter"])
+        self.stages = ("ann", "finetune") if options["fine_tune"] else ("ann",)
         self.snn: nn.Module | None = None  # the converted network (fine-tuned after stage 'finetune')
         self.converted: nn.Module | None = None  # the converted network before fine-tuning
         super().__init__(ctx)
 
     def backbone_config(self) -> Dict[str, Any]:
-        return dict(super().backbone_config(), bits=self.ctx.config.bits)
+        return dict(super().backbone_config(), bits=self.ctx.config.options["bits"])
 
     def make_backbone(self) -> nn.Module:
         ctx = self.ctx
@@ -128,14 +137,11 @@ class ConversionPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def extra_metrics(self, scoring) -> Dict[str, Any]:
-        from sdmbench.runner import sample, save_grid
-
         ctx, results = self.ctx, {}
         for label, module in self.variants().items():
             view = copy.copy(self)
             view._sampling, view._moments = module.to(ctx.device).eval(), None
-            metrics = [ctx.plugins.metric.get(name)() for name in ("fid", "energy")
-                       if name in ctx.plugins.metric]
+            metrics = [ctx.plugins.metric.get(name)() for name in ctx.config.metrics]
             samples, observed = sample(view, ctx.config, metrics, scoring.progress, label=f"sample ({label})")
             if ctx.run_dir is not None:
                 save_grid(samples, ctx.run_dir / f"samples-{label}.png")
@@ -143,6 +149,6 @@ class ConversionPipeline(DiffusionPipeline):
                                                sampling={**scoring.sampling, "observed_images": observed})
             found: Dict[str, Any] = {}
             for metric in metrics:
-                found.update(metric.compute(view_scoring))
-            results.update({f"{label}_{key}": found[key] for key in SCORED if key in found})
+                found.update(Scores.of(metric.compute(view_scoring)).values)
+            results.update({f"{label}_{key}": value for key, value in found.items()})
         return results

@@ -92,7 +92,7 @@ class QuantUNet(nn.Module):
             raise ValueError("qcfs-unet is an ANN with quantised ReLUs; its spiking form comes from a converter "
                              "(model sdm-converted), not from --neuron")
         if bits is None:
-            raise ValueError("qcfs-unet needs bits (the activation quantisation): pass --bits B")
+            raise ValueError("qcfs-unet needs bits (the activation quantisation): --set bits=B")
         if img_size % 2 ** (len(ch_mult) - 1):
             raise ValueError(f"image size {img_size} is not divisible by 2^{len(ch_mult) - 1} "
                              f"for ch_mult {tuple(ch_mult)}")

@@ -40,6 +40,7 @@ from torch import nn
 class GaussianDiffusion:
     #: sampler name -> eta of the generalised update
     samplers: Dict[str, Optional[float]] = {"ddpm": 1.0, "ddim": 0.0, "analytic": None}
+    default_sampler = "ddim"
     #: samplers that need :meth:`moments` of the trained model on training images
     data_samplers = ("analytic",)
 
@@ -49,6 +50,12 @@ class GaussianDiffusion:
         self.moment_images = moment_images
         self.betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
         self.alphas_bar = torch.cumprod(1.0 - self.betas, dim=0)
+
+    def check_sampling(self, sampler: str, steps: int) -> None:
+        """Raise ValueError when ``sampler`` cannot take ``steps`` denoising steps."""
+        if not 1 <= steps <= self.num_timesteps:
+            raise ValueError(f"--sample-steps must be in 1..{self.num_timesteps} (the process's timesteps), "
+                             f"got {steps}")
 
     def timesteps(self, steps: int) -> torch.Tensor:
         """``steps`` evenly spaced timesteps from 0 to N-1, ascending, distinct."""

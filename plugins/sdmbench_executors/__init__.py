@@ -18,7 +18,7 @@ def make_submitit_local(**options):
 
 @sdmbench.hookimpl
 def sdmbench_register_executors(registry):
-    registry.add("local", LocalExecutor, description="one run after another in this process (default)")
+    registry.add("local", LocalExecutor, default=True, description="one run after another in this process (default)")
     registry.add("slurm", make_slurm, description="a Slurm job array through submitit (--partition, ...)")
     registry.add("submitit-local", make_submitit_local,
                  description="submitit's local executor: the job array as subprocesses of this machine")

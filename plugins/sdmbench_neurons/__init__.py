@@ -10,6 +10,6 @@ from .tsm import make_tsm
 
 @sdmbench.hookimpl
 def sdmbench_register_neurons(registry):
-    registry.add("if", make_if, description="integrate-and-fire, hard reset to 0, arctan surrogate (SDDPM)")
+    registry.add("if", make_if, default=True, description="integrate-and-fire, hard reset to 0, arctan surrogate (SDDPM)")
     registry.add("tsm", make_tsm, description="IF + temporal-wise spiking mechanism: learned per-step conv gains (SDM)")
     registry.add("lif", make_lif, description="leaky integrate-and-fire (norse lif_box), tau=2, hard reset")

@@ -83,6 +83,12 @@ class SpikingUNet(nn.Module):
         weights = READOUT_DECAY ** torch.arange(T - 1, -1, -1, dtype=torch.float32)
         self.register_buffer("readout", weights.view(T, 1, 1, 1, 1), persistent=False)
 
+    @staticmethod
+    def optional_state(key: str) -> bool:
+        """TSM's per-step gains may be missing from weights loaded with
+        ``--init-from`` (an IF run): they start at 1, i.e. as the IF model."""
+        return key.endswith(".gain")
+
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` image -> ``[T, B, ch, H, W]`` real-valued features."""
         T = self.T

@@ -39,7 +39,8 @@ class SpikingDiffusionPipeline(Pipeline):
         num_codes, num_tokens = self.autoencoder.num_codes, self.grid[0] * self.grid[1]
         self.process = ctx.process(num_codes=num_codes, num_tokens=num_tokens)
         if c.sampler not in self.process.samplers:
-            raise unknown_name(f"sampler of process '{ctx.recipe.process}'", c.sampler, self.process.samplers)
+            raise unknown_name("sampler", c.sampler, self.process.samplers,
+                               plural=f"samplers of process '{ctx.recipe.process}'")
         self.denoiser = ctx.build(ctx.recipe.backbone, num_codes=num_codes, num_tokens=num_tokens,
                                   **c.backbone.get("denoiser", {}))
         self.both = nn.ModuleDict({"denoiser": self.denoiser, "autoencoder": self.autoencoder})
