@@ -8,9 +8,11 @@ the run folder, so a run can resume (or rerun one stage) with
 images in ``[-1, 1]``; ``generator_module()`` is what the energy counter
 observes during a real sampling pass.
 
-:class:`DiffusionPipeline` is the one-stage recipe of ``sdm`` and ``ddpm``:
-a backbone trained with a continuous diffusion process, EMA weights sampled.
-A model recipe may name another pipeline (``ModelRecipe.pipeline``).
+:class:`DiffusionPipeline` is the default one-stage recipe: a backbone
+trained with a continuous diffusion process (``loss``, ``sample``, and for
+BatchNorm recalibration ``num_timesteps`` / ``q_sample``), its EMA weights
+sampled. A model recipe may name another pipeline (``ModelRecipe.pipeline``);
+the contract is :class:`sdmbench.contracts.Pipeline`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import torch
 from torch import nn
 
-from sdmbench.checkpoint import StepCheckpoint
+from sdmbench.checkpoint import StepCheckpoint, load_state
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
@@ -68,9 +70,12 @@ def build_backbone(plugins, backbone: str, neuron, T: int, v_th: float, neuron_p
     for an ANN) at threshold ``v_th``; a bad setting is a :class:`UsageError`."""
     maker = None if neuron is None else neuron_maker(neuron.factory, T, v_th, neuron_params)
     try:
-        return plugins.backbone.get(backbone)(maker, T=T, **config)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"cannot build backbone '{backbone}': {exc}") from None
+        net = plugins.backbone.get(backbone)(maker, T=T, **config)
+    except (ValueError, TypeError, OverflowError, RuntimeError) as exc:
+        raise UsageError(f"cannot build backbone '{backbone}': {str(exc).splitlines()[0]}") from None
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"backbone '{backbone}' returned {type(net).__name__}, not an nn.Module (its contract)")
+    return net
 
 
 class Pipeline:
@@ -125,11 +130,6 @@ class DiffusionPipeline(Pipeline):
         self.shape = self.backbone_config()
         self.backbone = self.make_backbone()
         self.process = ctx.process(**c.process)
-        samplers = getattr(self.process, "samplers", None)
-        if samplers is not None and c.sampler not in samplers:
-            from sdmbench.errors import unknown_name
-
-            raise unknown_name("sampler", c.sampler, samplers)
         self.ema: Optional[nn.Module] = None
         self._sampling: Optional[nn.Module] = None
         self._moments: Optional[torch.Tensor] = None
@@ -156,12 +156,14 @@ class DiffusionPipeline(Pipeline):
         return out
 
     def _init_from(self, run_dir: Path) -> nn.Module:
-        """Start from a trained run's weights (model and EMA). Parameters the
-        source lacks may only be new TSM gains, which start at 1."""
-        try:
-            state = torch.load(run_dir / "stage-train.pt", map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise UsageError(f"--init-from {run_dir}: no stage-train.pt there; pass a finished sdm run") from None
+        """Start from a trained run's weights (model and EMA). State the source
+        lacks may only be what the backbone's ``optional_state(key)`` allows
+        (e.g. per-step gains a TSM neuron adds), which keeps its fresh values."""
+        state = load_state(run_dir / "stage-train.pt", "cpu", "--init-from")
+        if not {"model", "ema"} <= set(state):
+            raise UsageError(f"--init-from {run_dir}: stage-train.pt holds no model and EMA weights; pass a "
+                             "finished run of a diffusion model")
+        optional = getattr(self.backbone, "optional_state", lambda key: False)
         as_json = lambda shape: json.loads(json.dumps(shape))  # noqa: E731  (tuples and lists alike)
         if as_json(state.get("shape", {})) != as_json(self.shape):
             raise UsageError(f"--init-from {run_dir}: its U-Net {state.get('shape')} differs from this run's "
@@ -169,9 +171,9 @@ class DiffusionPipeline(Pipeline):
         ema = copy.deepcopy(self.backbone)
         for module, weights in ((self.backbone, state["model"]), (ema, state["ema"])):
             missing, unexpected = module.load_state_dict(weights, strict=False)
-            if unexpected or any(not k.endswith(".gain") for k in missing):
+            if unexpected or any(not optional(k) for k in missing):
                 raise UsageError(f"--init-from {run_dir}: weights do not fit (missing {missing[:2]}, "
-                                 f"unexpected {unexpected[:2]}); the source must be an sdm run of the same T")
+                                 f"unexpected {unexpected[:2]}); the source must be a run of the same model and T")
         return ema
 
     def state_dict(self, stage: str) -> Dict[str, Any]:

@@ -1,33 +1,115 @@
 """Run records: one JSON file per run, written atomically.
 
-A record carries everything needed to compare it without the run:
-schema version, run id, full config, protocol, metrics, energy, firing rates,
-wall times, git commit, package versions and hardware.
+A record carries everything needed to compare it without the run (schema
+version 2, :func:`make_record`): run id, model, neuron, dataset, T, the full
+config, the protocol and its key, ``metrics`` (every metric's scalar values,
+one flat mapping), ``details`` (each metric's details under its name: energy
+counts per layer, firing rates, ...), training figures per stage, wall
+times, git commit, package versions and hardware. Version 1 records (energy
+and firing rates at the top level) are read and upgraded in memory.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
+import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RECORD_FILE = "record.json"
+CONFIG_FILE = "config.json"
 PACKAGES = ("sdmbench", "torch", "torchvision", "norse", "torch-fidelity", "clean-fid", "numpy")
 
 
 def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
+    """``data`` as strict JSON (NaN and infinities refused), via a temporary file renamed over ``path``."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False, default=str, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def make_run_id(config, spiking: bool) -> str:
+    """``<model>[-<neuron>]-<dataset>-<preset>-<time>-<random>``."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    parts = [config.model] + ([config.neuron] if spiking else []) + [config.dataset, config.preset, stamp]
+    return "-".join(parts + [uuid.uuid4().hex[:6]])
+
+
+def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """The last trained stage's figures (what the leaderboard shows)."""
+    steps = sum(s.get("steps", 0) for s in training.values())
+    last = [s for s in training.values() if "final_loss" in s]
+    return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity inside it as None (records are strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
+                training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """The record of a finished run (the schema, version 2)."""
+    from sdmbench import distributed
+    from sdmbench.pipeline import TRAIN_THRESHOLD
+    from sdmbench.scoring.protocol import protocol_key
+
+    c, world = run.config, distributed.world()
+    metrics: Dict[str, Any] = {}
+    for result in scores.values():
+        metrics.update(result.finite())
+    return _finite({
+        "schema_version": SCHEMA_VERSION, "run_id": run.run_id,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": c.model, "neuron": c.neuron if run.recipe.spiking else None, "dataset": protocol["dataset"],
+        "T": pipeline.ctx.T, "threshold": c.threshold, "train_threshold": TRAIN_THRESHOLD,
+        "parameters": pipeline.parameters(), "config": c.to_dict(),
+        "protocol": protocol, "protocol_key": protocol_key(protocol),
+        "metrics": metrics, "details": {name: result.details for name, result in scores.items() if result.details},
+        "training": _summary(training), "stages": training,
+        "diverged": any(bool(stage.get("diverged")) for stage in training.values()),
+        "resumed_from": str(run.resume) if run.resume else None,
+        "distributed": {"world_size": world.size, "backend": world.backend or None,
+                        "global_batch_size": c.batch_size, "per_rank_batch_size": c.batch_size // world.size,
+                        "lr": c.lr, "sync_batchnorm": bool(c.sync_bn and world.enabled)},
+        "wall_times": run.times,
+        "data_source": pipeline.ctx.data.source, "data_hash": pipeline.ctx.data.content_hash,
+        "git_commit": git_commit(), "packages": package_versions(), "hardware": hardware(run.device),
+        "files": {"samples": "samples.png", "config": CONFIG_FILE,
+                  **{f"stage_{s}": f"stage-{s}.pt" for s in pipeline.stages}},
+    })
+
+
+def upgrade(record: Dict[str, Any]) -> Dict[str, Any]:
+    """A version 1 record in the version 2 layout (energy details under ``details``)."""
+    if record.get("schema_version") != 1:
+        return record
+    record = dict(record)
+    energy, rates = record.pop("energy", None), record.pop("firing_rates", None)
+    record["details"] = {"energy": {**energy, "firing_rates": rates or {}}} if energy else {}
+    record["schema_version"] = SCHEMA_VERSION
+    return record
 
 
 def git_commit() -> str | None:
@@ -66,10 +148,11 @@ def load_records(results_dir: Path) -> Tuple[List[Dict[str, Any]], List[str]]:
     for path in sorted(results_dir.glob(f"*/{RECORD_FILE}")):
         try:
             record = json.loads(path.read_text())
-            if record.get("schema_version") != SCHEMA_VERSION:
-                problems.append(f"{path}: schema version {record.get('schema_version')} is not {SCHEMA_VERSION}")
+            if record.get("schema_version") not in READABLE_VERSIONS:
+                problems.append(f"{path}: schema version {record.get('schema_version')} is not one of "
+                                f"{READABLE_VERSIONS}")
                 continue
-            records.append(record)
+            records.append(upgrade(record))
         except (OSError, json.JSONDecodeError) as exc:
             problems.append(f"{path}: {exc}")
     return records, problems

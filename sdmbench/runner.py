@@ -1,69 +1,67 @@
 """One run, one direction: config -> pipeline stages -> sample -> score -> record.
 
-Every name and setting is checked before any work starts. The run writes into
-``<results>/<run id>.incomplete/``, renamed ``<results>/<run id>/`` only once
-the record is complete, so a failed run leaves no partial record. Training
-saves mid-stage checkpoints there (``checkpoint-<stage>.pt``, see
-:mod:`sdmbench.checkpoint`) and each finished stage as ``stage-<name>.pt``. A
-run that fails or is killed after saving any of them keeps its folder, and
-``sdmbench run --resume <results>/<run id>.incomplete`` continues exactly where
-it stopped; a failure before the first save removes the folder.
+:func:`execute` takes a config built by :func:`sdmbench.configure.configure`
+(every name and setting already checked) through four steps, each its own
+function: :func:`train_stages`, :func:`generate`, :func:`score` and
+:func:`write_record`. The run writes into ``<results>/<run id>.incomplete/``,
+renamed ``<results>/<run id>/`` only once the record is complete, so a
+failed run leaves no partial record. Training saves mid-stage checkpoints
+there (``checkpoint-<stage>.pt``, see :mod:`sdmbench.checkpoint`) and each
+finished stage as ``stage-<name>.pt``. A run that fails or is killed after
+saving any of them keeps its folder, and ``sdmbench run --resume
+<results>/<run id>.incomplete`` continues exactly where it stopped; a
+failure before the first save removes the folder.
 """
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
 import os
 import shutil
 import time
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional
 
 import torch
-from torchvision.utils import save_image
 
-from sdmbench import allocator, distributed, precision, plugins as plugin_loader
+from sdmbench import allocator, distributed, plugins as plugin_loader
+from sdmbench.checkpoint import load_state, save_state
 from sdmbench.config import RunConfig
-from sdmbench.data import to_uint8
-from sdmbench.errors import UsageError
-from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext
-from sdmbench.records import RECORD_FILE, SCHEMA_VERSION, git_commit, hardware, package_versions, write_json_atomic
-from sdmbench.scoring.metric import ScoringContext
-from sdmbench.scoring.protocol import make_protocol, protocol_key
-
-DEFAULT_METRICS = ("fid", "energy")
-CONFIG_FILE = "config.json"
+from sdmbench.errors import UsageError, unknown_name
+from sdmbench.pipeline import DiffusionPipeline, RunContext
+from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
+from sdmbench.sampling import sample, save_grid
+from sdmbench.scoring.metric import Scores, ScoringContext
+from sdmbench.scoring.protocol import make_protocol
 
 
 @dataclass
-class Built:
-    """The resolved plugins of a run."""
+class RunResult:
+    """A finished run: its record and the folder holding ``record.json``."""
 
+    record: Optional[Dict[str, Any]]  # None on torchrun ranks other than 0
+    folder: Path
+
+
+@dataclass
+class Run:
+    """The state one run carries from step to step."""
+
+    config: RunConfig
+    plugins: Any
     recipe: Any
-    neuron: Any
-    process: Any
-    dataset: Any
-    extractor: Any
-    metrics: Dict[str, Any]
+    device: torch.device
+    run_id: str
+    folder: Path  # the .incomplete folder
+    progress: Any = None
+    log: Callable[..., None] = print
+    resume: Optional[Path] = None
+    rerun: Optional[str] = None
+    times: Dict[str, float] = field(default_factory=dict)
+    extractor: Any = None  # built before training, so a missing weights file fails first
 
-
-def resolve_plugins(config: RunConfig, plugins=None, metrics=DEFAULT_METRICS) -> Built:
-    plugins = plugins or plugin_loader.get()
-    recipe = plugins.model.get(config.model)()
-    plugins.backbone.get(recipe.backbone)
-    converts = "converter" in recipe.extras
-    if not converts and (config.bits is not None or config.fine_tune or config.converter):
-        raise UsageError(f"--bits, --fine-tune and converter are settings of conversion models (sdm-converted); "
-                         f"model '{config.model}' has no quantised activations to convert")
-    if converts:
-        plugins.converter.get(config.converter or recipe.extras["converter"])
-    return Built(recipe=recipe, neuron=plugins.neuron.get(config.neuron) if recipe.spiking else None,
-                 process=plugins.process.get(recipe.process), dataset=plugins.dataset.get(config.dataset),
-                 extractor=plugins.extractor.get(config.extractor),
-                 metrics={name: plugins.metric.get(name) for name in metrics})
+    def timed(self, name: str, since: float) -> None:
+        self.times[name] = time.perf_counter() - since
 
 
 def pick_device(name: str) -> torch.device:
@@ -89,12 +87,6 @@ def prepare_results_dir(config: RunConfig, run_id: str) -> Path:
     return tmp
 
 
-def make_run_id(config: RunConfig) -> str:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    neuron = config.neuron if config.model != "ddpm" else "ann"
-    return f"{config.model}-{neuron}-{config.dataset}-{config.preset}-{stamp}-{uuid.uuid4().hex[:6]}"
-
-
 def saved_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
     """The config a run folder was made with (for ``--resume`` / ``--init-from``)."""
     path = run_dir / CONFIG_FILE
@@ -107,203 +99,178 @@ def saved_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
         raise UsageError(f"{flag} {run_dir}: unreadable {CONFIG_FILE} ({exc})") from None
 
 
+def check_saved_state(run_dir: Path, flag: str = "--resume") -> None:
+    """Every weights file of a run folder reads as sdmbench weights (checked before a new run starts)."""
+    for path in sorted(run_dir.glob("stage-*.pt")) + sorted(run_dir.glob("checkpoint-*.pt")):
+        load_state(path, "cpu", flag)
+
+
 def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: Optional[Path] = None,
-            rerun: Optional[str] = None) -> Path:
-    """Run ``config`` end to end; return the run folder holding ``record.json``.
+            rerun: Optional[str] = None) -> RunResult:
+    """Run ``config`` end to end; return its record and folder.
 
     ``resume``: a run folder whose saved stages are reused (``rerun`` names
     the first stage to train again)."""
     plugins = plugins or plugin_loader.get()
-    built = resolve_plugins(config, plugins)
+    recipe = plugins.model.get(config.model)()
     device = distributed.setup(pick_device(config.device))
     world = distributed.world()
-    if world.enabled and not getattr(built.recipe.pipeline or DiffusionPipeline, "distributed", False):
+    if world.enabled and not getattr(recipe.pipeline or DiffusionPipeline, "distributed", False):
         raise UsageError(f"model '{config.model}' does not train under torchrun yet; run it in one process")
     allocator.tune()
     if config.threads:
         torch.set_num_threads(config.threads)
-    run_id = distributed.broadcast(make_run_id(config))
+    run_id = distributed.broadcast(make_run_id(config, recipe.spiking))
     tmp = prepare_results_dir(config, run_id) if world.main else Path(config.results_dir) / f"{run_id}.incomplete"
     if world.main:
         write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
     distributed.barrier()
+    run = Run(config, plugins, recipe, device, run_id, tmp, progress, log, resume, rerun)
     try:
-        final = _execute(config, built, plugins, device, run_id, tmp, progress, log, resume, rerun)
+        result = _steps(run)
     except BaseException:
-        if not world.main:
-            raise
-        if any(tmp.glob("stage-*.pt")) or any(tmp.glob("checkpoint-*.pt")):
-            log(f"kept the saved training state in {tmp}; continue with --resume {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if world.main:
+            _keep_or_remove(tmp, log)
         raise
     if world.main and resume is not None and resume.name.endswith(".incomplete") \
-            and resume.resolve() != final.resolve():
+            and resume.resolve() != result.folder.resolve():
         shutil.rmtree(resume, ignore_errors=True)  # everything it held now lives in the finished run
     distributed.barrier()
-    return final
+    return result
 
 
-def _stage_sources(pipeline, resume: Optional[Path], rerun: Optional[str]) -> Dict[str, Path]:
-    if resume is None:
-        return {}
-    stages = list(pipeline.stages)
-    if rerun is not None and rerun not in stages:
-        from sdmbench.errors import unknown_name
-
-        raise unknown_name("stage", rerun, stages)
-    keep = stages[:stages.index(rerun)] if rerun else stages
-    return {s: resume / f"stage-{s}.pt" for s in keep if (resume / f"stage-{s}.pt").is_file()}
+def _keep_or_remove(tmp: Path, log) -> None:
+    """A failed run keeps its folder when it holds training state to resume from."""
+    if any(tmp.glob("stage-*.pt")) or any(tmp.glob("checkpoint-*.pt")):
+        log(f"kept the saved training state in {tmp}; continue with --resume {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _execute(config, built, plugins, device, run_id, tmp: Path, progress, log, resume, rerun) -> Path:
-    times: Dict[str, float] = {}
-    t0 = time.perf_counter()
-    world = distributed.world()
+def _steps(run: Run) -> RunResult:
+    pipeline = build_pipeline(run)
+    metrics = {name: run.plugins.metric.get(name)() for name in run.config.metrics}
+    if distributed.world().main and any(getattr(m, "needs_features", True) for m in metrics.values()):
+        run.extractor = build_extractor(run, pipeline.ctx.data)  # rank 0 scores: a missing weights file fails now
+    training = train_stages(run, pipeline)
+    samples, observed = generate(run, pipeline, metrics)
+    if not distributed.world().main:  # rank 0 scores the gathered samples and writes the record
+        return RunResult(None, run.folder.parent / run.run_id)
+    protocol, scores = score(run, pipeline, metrics, samples, observed)
+    return write_record(run, pipeline, protocol, scores, training)
+
+
+def build_pipeline(run: Run):
+    """Load the data (rank 0 first: it stages files into the cache) and build the model's pipeline."""
+    c, t0, world = run.config, time.perf_counter(), distributed.world()
     if not world.main:
-        distributed.barrier()  # rank 0 stages the dataset into the cache first
-    data = built.dataset(config.data_root, config.split, config.image_size)
+        distributed.barrier()
+    data = run.plugins.dataset.get(c.dataset)(c.data_root, c.split, c.image_size)
     if world.main:
         distributed.barrier()
-    config.image_size = data.image_size
-    times["data_s"] = time.perf_counter() - t0
+    run.timed("data_s", t0)
+    torch.manual_seed(c.seed)
+    neuron = run.plugins.neuron.get(c.neuron) if run.recipe.spiking else None
+    ctx = RunContext(config=c, plugins=run.plugins, recipe=run.recipe, neuron=neuron,
+                     process=run.plugins.process.get(run.recipe.process), data=data, device=run.device,
+                     generator=torch.Generator().manual_seed(c.seed), T=c.T if run.recipe.spiking else 1,
+                     progress=run.progress, log=run.log, run_dir=run.folder,
+                     resume_dir=run.resume if run.rerun is None else None)
+    pipeline = (run.recipe.pipeline or DiffusionPipeline)(ctx)
+    run.log(f"run {run.run_id}: {pipeline.parameters() / 1e6:.2f} M parameters, T={ctx.T}, {data.name}/"
+            f"{data.split} ({len(data)} images at {data.image_size}px) on {run.device}, "
+            f"{torch.get_num_threads()} threads")
+    _warn_if_loaded(run)
+    return pipeline
 
-    torch.manual_seed(config.seed)
-    ctx = RunContext(config=config, plugins=plugins, recipe=built.recipe, neuron=built.neuron,
-                     process=built.process, data=data, device=device,
-                     generator=torch.Generator().manual_seed(config.seed),
-                     T=config.T if built.recipe.spiking else 1, progress=progress, log=log, run_dir=tmp,
-                     resume_dir=resume if rerun is None else None)
-    pipeline = (built.recipe.pipeline or DiffusionPipeline)(ctx)
-    sources = _stage_sources(pipeline, resume, rerun)
-    log(f"run {run_id}: {pipeline.parameters() / 1e6:.2f} M parameters, T={ctx.T}, {data.name}/{data.split} "
-        f"({len(data)} images at {data.image_size}px) on {device}")
 
-    training: Dict[str, Any] = {}
+def _warn_if_loaded(run: Run) -> None:
+    """Say so when other work already keeps the CPUs busy: the run will be slower than README's times."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:  # no load average on this platform
+        return
+    if run.device.type == "cpu" and load > 0.75 * cores:
+        run.log(f"note: this machine is busy (load {load:.1f} on {cores} cores): expect slower runs than "
+                "the times README gives; --threads N sets torch's threads")
+
+
+def build_extractor(run: Run, data):
+    """The protocol's feature extractor (a classifier trains here once per dataset and is cached)."""
+    t0, c = time.perf_counter(), run.config
+    extractor = run.plugins.extractor.get(c.extractor)(data, device=run.device, progress=run.progress,
+                                                       inception_weights=c.inception_weights)
+    run.timed("extractor_s", t0)
+    return extractor
+
+
+def _stage_sources(run: Run, stages) -> Dict[str, Path]:
+    """The saved stages a resumed run reuses (all before ``rerun``)."""
+    if run.resume is None:
+        return {}
+    if run.rerun is not None and run.rerun not in stages:
+        raise unknown_name("stage", run.rerun, stages)
+    keep = stages[:stages.index(run.rerun)] if run.rerun else stages
+    return {s: run.resume / f"stage-{s}.pt" for s in keep if (run.resume / f"stage-{s}.pt").is_file()}
+
+
+def train_stages(run: Run, pipeline) -> Dict[str, Dict[str, Any]]:
+    """Train (or load, when resumed) every stage; save each as ``stage-<name>.pt``."""
+    main, training = distributed.world().main, {}
+    sources = _stage_sources(run, list(pipeline.stages))
     for stage in pipeline.stages:
         t0 = time.perf_counter()
         if stage in sources:
-            pipeline.load_stage(stage, torch.load(sources[stage], map_location=device, weights_only=True))
+            pipeline.load_stage(stage, load_state(sources[stage], run.device, "--resume"))
             training[stage] = {"resumed_from": str(sources[stage])}
-            if world.main:
-                shutil.copyfile(sources[stage], tmp / f"stage-{stage}.pt")
+            if main:
+                shutil.copyfile(sources[stage], run.folder / f"stage-{stage}.pt")
         else:
             training[stage] = pipeline.train_stage(stage)
-            if world.main:
-                torch.save(pipeline.state_dict(stage), tmp / f"stage-{stage}.pt")
-                (tmp / f"checkpoint-{stage}.pt").unlink(missing_ok=True)
-        times[f"train_{stage}_s"] = time.perf_counter() - t0
+            if main:
+                save_state(pipeline.state_dict(stage), run.folder / f"stage-{stage}.pt")
+                (run.folder / f"checkpoint-{stage}.pt").unlink(missing_ok=True)
+        run.timed(f"train_{stage}_s", t0)
+    return training
 
-    metrics = {name: entry() for name, entry in built.metrics.items()}
+
+def generate(run: Run, pipeline, metrics: Dict[str, Any]):
+    """The run's samples, with the metrics observing the sampling pass; rank 0 saves the grid."""
     t0 = time.perf_counter()
-    samples, observed = sample(pipeline, config, metrics.values(), progress)
-    times["sample_s"] = time.perf_counter() - t0
-    if not world.main:  # rank 0 scores the gathered samples and writes the record
-        return tmp.parent / run_id
+    samples, observed = sample(pipeline, run.config, list(metrics.values()), run.progress)
+    run.timed("sample_s", t0)
+    if distributed.world().main:
+        save_grid(samples, run.folder / "samples.png")
+    return samples, observed
 
-    t0 = time.perf_counter()
-    extractor = built.extractor(data, device=device, progress=progress, inception_weights=config.inception_weights)
-    times["extractor_s"] = time.perf_counter() - t0
-    save_grid(samples, tmp / "samples.png")
 
-    options = {k: getattr(config, k) for k in getattr(pipeline, "sampler_options", ())}
-    protocol = make_protocol(dataset=data.name, extractor=extractor.name, extractor_version=extractor.version,
-                             num_samples=config.num_samples, reference_split=data.split,
-                             reference_images=min(config.reference_images, len(data)),
-                             image_size=data.image_size, sampler=config.sampler, sample_steps=config.sample_steps,
+def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: int):
+    """The protocol and every chosen metric's scores (plus the pipeline's own, under its model's name)."""
+    c, data, extractor = run.config, pipeline.ctx.data, run.extractor
+    options = {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())}
+    protocol = make_protocol(dataset=data.name, extractor=getattr(extractor, "name", None),
+                             extractor_version=getattr(extractor, "version", None),
+                             num_samples=c.num_samples, reference_split=data.split,
+                             reference_images=min(c.reference_images, len(data)),
+                             image_size=data.image_size, sampler=c.sampler, sample_steps=c.sample_steps,
                              sampler_options=options)
     scoring = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
-                             sampling={"observed_images": observed, "steps": config.sample_steps},
-                             progress=progress)
+                             sampling={"observed_images": observed, "steps": c.sample_steps},
+                             progress=run.progress)
     t0 = time.perf_counter()
-    results: Dict[str, Any] = {}
-    for metric in metrics.values():
-        results.update(metric.compute(scoring))
-    results.update(pipeline.extra_metrics(scoring))
-    times["score_s"] = time.perf_counter() - t0
-
-    energy = results.pop("energy_detail", None)
-    firing_rates = energy.pop("firing_rates", {}) if energy else {}
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": config.model, "neuron": config.neuron if built.recipe.spiking else None,
-        "dataset": data.name, "T": ctx.T, "bits": config.bits,
-        "threshold": config.threshold, "train_threshold": TRAIN_THRESHOLD,
-        "parameters": pipeline.parameters(),
-        "config": config.to_dict(),
-        "protocol": protocol, "protocol_key": protocol_key(protocol),
-        "metrics": results,
-        "energy": energy,
-        "firing_rates": firing_rates,
-        "training": _summary(training),
-        "stages": training,
-        "resumed_from": str(resume) if resume else None,
-        "distributed": {"world_size": world.size, "backend": world.backend or None,
-                        "global_batch_size": config.batch_size, "per_rank_batch_size": config.batch_size // world.size,
-                        "lr": config.lr, "sync_batchnorm": bool(config.sync_bn and world.enabled)},
-        "wall_times": times,
-        "data_source": data.source, "data_hash": data.content_hash,
-        "git_commit": git_commit(), "packages": package_versions(), "hardware": hardware(device),
-        "files": {"samples": "samples.png", "config": CONFIG_FILE,
-                  **{f"stage_{s}": f"stage-{s}.pt" for s in pipeline.stages}},
-    }
-    write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
-    write_json_atomic(tmp / RECORD_FILE, record)
-    final = tmp.parent / run_id
-    os.replace(tmp, final)
-    return final
+    scores = {name: Scores.of(metric.compute(scoring)) for name, metric in metrics.items()}
+    extra = getattr(pipeline, "extra_metrics", None)
+    if extra is not None:
+        scores[c.model] = Scores.of(extra(scoring))
+    run.timed("score_s", t0)
+    return protocol, scores
 
 
-def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    """The last trained stage's figures (what the leaderboard shows)."""
-    steps = sum(s.get("steps", 0) for s in training.values())
-    last = [s for s in training.values() if "final_loss" in s]
-    return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
-
-
-def save_grid(samples: torch.Tensor, path: Path) -> None:
-    """The first 64 uint8 samples as an 8x8 PNG grid."""
-    save_image(samples[:64].float() / 255.0, path, nrow=8, padding=1)
-
-
-def sample_seed(seed: int, batch: int) -> int:
-    """The seed of sampling batch ``batch`` (per batch, so that ranks can share the batches out)."""
-    return (seed + 1) * 1_000_003 + batch
-
-
-@torch.no_grad()
-def sample(pipeline, config: RunConfig, metrics: Sequence, progress, label: str = "sample"):
-    """Generate ``config.num_samples`` uint8 images; the metrics observe the first batch (of each rank).
-
-    Batch ``i`` has its own generator (:func:`sample_seed`); under torchrun rank
-    ``r`` generates the batches ``i = r mod world size`` and rank 0 gets every
-    batch, in order, so the samples are those of one process. Each metric's
-    observations are summed over ranks (:meth:`~sdmbench.scoring.Metric.merge`)."""
-    world = distributed.world()
-    batches = [min(config.sample_batch_size, config.num_samples - s)
-               for s in range(0, config.num_samples, config.sample_batch_size)]
-    mine = [i for i in range(len(batches)) if i % world.size == world.rank]
-    pipeline.prepare_sampling()
-    task = progress.add_task(label, total=len(mine) * config.sample_steps) if progress else None
-    on_step = (lambda n: progress.update(task, advance=n)) if task is not None else None
-    out = {}
-    for i in mine:
-        with contextlib.ExitStack() as stack:
-            if i == mine[0]:
-                for metric in metrics:
-                    stack.enter_context(metric.observe(pipeline.generator_module()))
-            generator = torch.Generator().manual_seed(sample_seed(config.seed, i))
-            with precision.autocast(config.precision, pipeline.ctx.device):
-                images = pipeline.generate(batches[i], generator, on_step)
-            out[i] = to_uint8(images).cpu()
-    observed = batches[mine[0]] if mine else 0
-    if world.enabled:
-        shares = distributed.gather((out, observed, [m.observations() for m in metrics]))
-        out = {i: x for share in shares for i, x in share[0].items()}
-        observed = sum(share[1] for share in shares)
-        if world.main:  # rank 0 scores; a rank with no batch (fewer batches than ranks) observed nothing
-            for k, metric in enumerate(metrics):
-                metric.merge([share[2][k] for share in shares[1:]])
-    return torch.cat([out[i] for i in sorted(out)]), observed
+def write_record(run: Run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Scores],
+                 training: Dict[str, Dict[str, Any]]) -> RunResult:
+    """Write ``record.json`` and move the folder to its final name."""
+    record = make_record(run, pipeline, protocol, scores, training)
+    write_json_atomic(run.folder / RECORD_FILE, record)
+    final = run.folder.parent / run.run_id
+    os.replace(run.folder, final)
+    return RunResult(record, final)

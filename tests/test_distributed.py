@@ -18,7 +18,7 @@ TINY = ["--dataset", "mnist", "--split", "test", "--data-root", str(SHARED_DATA)
 ENV = {"OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 
 
-def torchrun(*args, nproc=2, timeout=300):
+def torchrun(*args, nproc=2, timeout=None):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
            "-m", "sdmbench", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **ENV}, timeout=timeout)
@@ -70,7 +70,7 @@ def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
     ddp, one = one_record(tmp_path / "ddp"), one_record(tmp_path / "one")
     # 4 batches of 8: rank 0 makes batches 0 and 2, rank 1 batches 1 and 3; rank 0 scores all 32
     assert ddp["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-6)
-    assert ddp["energy"]["observed_images"] == 16 and one["energy"]["observed_images"] == 8
+    assert ddp["details"]["energy"]["observed_images"] == 16 and one["details"]["energy"]["observed_images"] == 8
     assert ddp["metrics"]["energy_per_image_mj"] == pytest.approx(one["metrics"]["energy_per_image_mj"], rel=0.05)
     # one batch for two ranks (the smoke preset's 128 in one batch): rank 1 makes none, rank 0 all of it
     one_batch = ["--set", "sample_batch_size=32"]
@@ -81,7 +81,7 @@ def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
     assert code == 0, err
     ddp, one = one_record(tmp_path / "ddp1"), one_record(tmp_path / "one1")
     assert ddp["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-6)
-    assert ddp["energy"]["observed_images"] == one["energy"]["observed_images"] == 32
+    assert ddp["details"]["energy"]["observed_images"] == one["details"]["energy"]["observed_images"] == 32
 
 
 def _rank_pids(rank: int):
@@ -107,14 +107,13 @@ def test_a_dead_rank_stops_the_run_with_a_resumable_checkpoint(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **ENV, "SDMBENCH_TEST_MARK": str(tmp_path)})
     try:
-        deadline = time.time() + 120
-        while not list(results.glob("*.incomplete/checkpoint-train.pt")) and time.time() < deadline:
+        while not list(results.glob("*.incomplete/checkpoint-train.pt")):  # however slowly the machine runs
+            assert proc.poll() is None, "the run ended before its first checkpoint"
             time.sleep(0.5)
-        assert list(results.glob("*.incomplete/checkpoint-train.pt")), "no checkpoint within 120 s"
         victims = [p for p in _rank_pids(1) if str(tmp_path).encode() in Path(f"/proc/{p}/environ").read_bytes()]
         assert victims, "rank 1 not found"
         os.kill(victims[0], signal.SIGKILL)
-        _, err = proc.communicate(timeout=120)  # the whole run stops: no hang
+        _, err = proc.communicate(timeout=1800)  # the whole run stops: a guard against a hang, not a speed test
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
 from sdmbench.runner import execute
 from sdmbench_metrics import classifier
@@ -22,7 +22,7 @@ def tiny_run(tmp_path, monkeypatch):
 
     def run(**overrides):
         config = resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), **overrides})
-        folder = execute(config, log=lambda *a: None)
+        folder = execute(config, log=lambda *a: None).folder
         return json.loads((folder / "record.json").read_text())
 
     return run
@@ -53,10 +53,10 @@ def test_resume_reuses_the_finished_stage_and_gives_the_same_result(tiny_run, tm
     folder = tmp_path / first["run_id"]
     assert (folder / "stage-train.pt").is_file() and (folder / "config.json").is_file()
     config = resolve(json.loads((folder / "config.json").read_text()), {})
-    again = json.loads((execute(config, log=lambda *a: None, resume=folder) / "record.json").read_text())
+    again = json.loads((execute(config, log=lambda *a: None, resume=folder).folder / "record.json").read_text())
     assert again["stages"]["train"] == {"resumed_from": str(folder / "stage-train.pt")}
     assert again["metrics"]["fid"] == first["metrics"]["fid"]
-    rerun = json.loads((execute(config, log=lambda *a: None, resume=folder, rerun="train")
+    rerun = json.loads((execute(config, log=lambda *a: None, resume=folder, rerun="train").folder
                         / "record.json").read_text())
     assert rerun["stages"]["train"]["steps"] == 3
 
@@ -77,12 +77,12 @@ def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_p
     monkeypatch.undo()
     monkeypatch.setitem(classifier.RECIPE, "steps", 5)
     config = resolve(json.loads((kept / "config.json").read_text()), {})
-    record = json.loads((execute(config, log=lambda *a: None, resume=kept) / "record.json").read_text())
+    record = json.loads((execute(config, log=lambda *a: None, resume=kept).folder / "record.json").read_text())
     assert "resumed_from" in record["stages"]["train"]
 
 
 def test_set_reaches_nested_settings_and_refuses_unknown_ones():
-    from sdmbench.config import parse_settings
+    from sdmbench.config import parse_settings, resolve
     from sdmbench.errors import UsageError
 
     settings = parse_settings(["backbone.autoencoder.num_codes=64", "lr=0.001", "sampler=ddpm"])
@@ -96,7 +96,7 @@ def test_set_reaches_nested_settings_and_refuses_unknown_ones():
 
 
 def test_set_values_of_the_wrong_type_are_usage_errors():
-    from sdmbench.config import parse_settings
+    from sdmbench.config import parse_settings, resolve
     from sdmbench.errors import UsageError
 
     with pytest.raises(UsageError, match="'T' must be a number"):
@@ -121,7 +121,7 @@ def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys
     # with no fine-tuning steps the TSM model is the IF model: gains of 1, the same weights, the same outputs
     same = execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "zero"),
                                   "neuron": "tsm", "init_from": str(folder), "train_steps": 0, "bn_batches": 0}),
-                   log=lambda *a: None)
+                   log=lambda *a: None).folder
     a, b = load_backbone(folder), load_backbone(same)
     assert all(torch.equal(b.state_dict()[k], v) for k, v in a.state_dict().items())
     assert all(p.tolist() == [1.0, 1.0] for n, p in b.named_parameters() if n.endswith(".gain"))
@@ -131,4 +131,4 @@ def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys
     with pytest.raises(UsageError, match="differs from this run"):
         execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "bad"),
                                "neuron": "tsm", "init_from": str(folder), "backbone": {"ch": 16}}),
-                log=lambda *a: None)
+                log=lambda *a: None).folder

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.neuron import neuron_maker
 from sdmbench.runner import execute
 from sdmbench_metrics import classifier
@@ -154,14 +154,14 @@ def test_two_stages_recorded_and_the_second_reruns_alone(tmp_path, monkeypatch):
                 reference_images=64, split="test", dataset="mnist", model="spiking-diffusion", neuron="if",
                 sampler="unmask", temperature=0.8)
     config = resolve(tiny, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path)})
-    first = execute(config, log=lambda *a: None)
+    first = execute(config, log=lambda *a: None).folder
     record = json.loads((first / "record.json").read_text())
     assert set(record["stages"]) == {"vq-svae", "diffusion"}
     assert {"reconstruction_mse", "codebook_perplexity", "dead_codes"} <= set(record["metrics"])
     assert record["protocol"]["sampler_options"] == {"temperature": 0.8}
-    names = set(record["firing_rates"])
+    names = set(record["details"]["energy"]["firing_rates"])
     assert any(n.startswith("denoiser.") for n in names) and any(n.startswith("autoencoder.decoder") for n in names)
-    again = json.loads((execute(config, log=lambda *a: None, resume=first, rerun="diffusion")
+    again = json.loads((execute(config, log=lambda *a: None, resume=first, rerun="diffusion").folder
                         / "record.json").read_text())
     assert "resumed_from" in again["stages"]["vq-svae"] and again["stages"]["diffusion"]["steps"] == 3
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.runner import execute
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
@@ -15,7 +15,7 @@ def trained_tiny_run(tmp_path):
     # the classifier cache is shared with the subprocess through SDMBENCH_CACHE
     config = resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), "reference_images": 32,
                             "num_samples": 8, "sample_batch_size": 8})
-    return execute(config, log=lambda *a: None)
+    return execute(config, log=lambda *a: None).folder
 
 
 @needs_shared_mnist

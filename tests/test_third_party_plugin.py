@@ -2,28 +2,18 @@
 the ``sdmbench`` entry-point group (examples/sdmbench-alif)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO, needs_debian_fmnist, run_cli
-
-EXAMPLE = REPO / "examples" / "sdmbench-alif"
+from conftest import install_example, needs_debian_fmnist, run_cli
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The example package really installed by pip into a target folder."""
-    target = tmp_path_factory.mktemp("site")
-    source = tmp_path_factory.mktemp("src") / "sdmbench-alif"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # keep the repo clean
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert any(p.name.startswith("sdmbench_alif-") and p.suffix == ".dist-info" for p in target.iterdir())
-    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    return install_example(tmp_path_factory, "sdmbench-alif")
 
 
 def test_without_the_package_there_is_no_alif():
@@ -42,7 +32,7 @@ def test_installed_neuron_passes_the_contract_checks_of_sdmbench_testing(install
     code = ("import sdmbench_alif; from sdmbench.testing import check_neuron; "
             "check_neuron(sdmbench_alif.make_alif, T=4); print('contract ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **installed}, timeout=120)
+                          env={**os.environ, **installed})
     assert proc.returncode == 0 and "contract ok" in proc.stdout, proc.stderr
 
 

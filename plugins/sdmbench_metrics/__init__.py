@@ -10,14 +10,15 @@ from .inception import make_inception
 
 @sdmbench.hookimpl
 def sdmbench_register_metrics(registry):
-    registry.add("fid", FID, description="Frechet distance through the protocol's feature extractor (torch-fidelity)")
-    registry.add("energy", Energy,
+    registry.add("fid", FID, default=True,
+                 description="Frechet distance through the protocol's feature extractor (torch-fidelity)")
+    registry.add("energy", Energy, default=True,
                  description="4.6 pJ x MACs + 0.9 pJ x SOPs over a real sampling pass, with firing rates")
 
 
 @sdmbench.hookimpl
 def sdmbench_register_extractors(registry):
-    registry.add("classifier", make_classifier,
+    registry.add("classifier", make_classifier, default=True,
                  description="small CNN trained by sdmbench on the dataset (fixed seed, cached); works offline")
     registry.add("inception", make_inception,
                  description="torch-fidelity InceptionV3 (TF-FID weights): the standard FID")

@@ -3,7 +3,7 @@ reference split's features, through the protocol's feature extractor."""
 from __future__ import annotations
 
 from sdmbench.scoring.fid import fid_from_features
-from sdmbench.scoring.metric import Metric, ScoringContext
+from sdmbench.scoring.metric import Metric, Scores, ScoringContext
 
 
 class FID(Metric):
@@ -18,4 +18,4 @@ class FID(Metric):
         advance = (lambda n: ctx.progress.update(task, advance=n)) if task is not None else None
         real = ctx.extractor(reference, on_batch=advance)
         fake = ctx.extractor(ctx.samples, on_batch=advance)
-        return {"fid": fid_from_features(fake, real)}
+        return Scores({"fid": fid_from_features(fake, real)})

@@ -1,6 +1,6 @@
 """The scoring protocol: metrics, feature extractors, FID and energy."""
 from sdmbench.scoring.extractor import FeatureExtractor
-from sdmbench.scoring.metric import Metric, ScoringContext
+from sdmbench.scoring.metric import Metric, Scores, ScoringContext
 from sdmbench.scoring.protocol import protocol_key
 
-__all__ = ["FeatureExtractor", "Metric", "ScoringContext", "protocol_key"]
+__all__ = ["FeatureExtractor", "Metric", "Scores", "ScoringContext", "protocol_key"]

@@ -1,13 +1,18 @@
-"""Metrics: ``compute(ctx) -> {name: value}``, with ``higher_is_better``.
+"""Metrics: ``compute(ctx) -> Scores``, with ``higher_is_better``.
 
-A metric may also ``observe`` the backbone during the real sampling pass
-(the energy counter does); ``observe`` returns a context manager that the
-harness enters around the first sampling batch; under torchrun each rank
+A metric returns its scalar values apart from its details: the values are
+recorded under ``record["metrics"]`` (what leaderboards rank and plot), the
+details under ``record["details"][<metric name>]`` (per-layer counts, firing
+rates, ...), so the harness never needs to know a metric's own keys. A
+metric may also ``observe`` the generating network during the real sampling
+pass (the energy counter does): ``observe`` returns a context manager that
+the harness enters around the first sampling batch; under torchrun each rank
 observes its own first batch and rank 0 merges the others' ``observations()``.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from typing import Any, ContextManager, Dict, List, Optional
 
@@ -32,9 +37,36 @@ class ScoringContext:
     progress: Any = None
 
 
+@dataclass
+class Scores:
+    """A metric's result: scalar ``values`` (name -> number or None) and
+    JSON-serialisable ``details``."""
+
+    values: Dict[str, Optional[float]] = field(default_factory=dict)
+    details: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: Any) -> "Scores":
+        """``result`` as Scores; a plain dict splits into its numbers (values) and the rest (details)."""
+        if isinstance(result, Scores):
+            return result
+        if not isinstance(result, dict):
+            raise TypeError(f"a metric's compute() must return Scores or a dict, got {type(result).__name__}")
+        scalar = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
+        return cls({k: v for k, v in result.items() if scalar(v)},
+                   {k: v for k, v in result.items() if not scalar(v)})
+
+    def finite(self) -> Dict[str, Optional[float]]:
+        """The values with NaN and infinities as None (records are strict JSON)."""
+        return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in self.values.items()}
+
+
 class Metric:
     name: str = "?"
     higher_is_better: Dict[str, bool] = {}
+    #: whether ``compute`` reads ``ctx.extractor`` (the protocol's feature extractor is built only when a
+    #: chosen metric needs it)
+    needs_features: bool = True
 
     def observe(self, backbone: nn.Module) -> ContextManager:
         return contextlib.nullcontext()
@@ -46,5 +78,5 @@ class Metric:
     def merge(self, others: List[Any]) -> None:
         """Add other ranks' :meth:`observations` to this metric's own."""
 
-    def compute(self, ctx: ScoringContext) -> Dict[str, Any]:  # pragma: no cover - interface
+    def compute(self, ctx: ScoringContext) -> Scores:  # pragma: no cover - interface
         raise NotImplementedError

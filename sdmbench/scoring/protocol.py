@@ -37,7 +37,9 @@ def protocol_key(protocol: Dict[str, Any]) -> str:
 
 
 def describe(protocol: Dict[str, Any]) -> str:
-    return (f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}, "
+    features = f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}" if protocol['extractor'] \
+        else "no feature extractor"
+    return (f"{features}, "
             f"{protocol['num_samples']} samples vs {protocol['reference_images']} {protocol['reference_split']} "
             f"images, {protocol['image_size']}px")
 

@@ -1,0 +1,115 @@
+"""``sdmbench run``: train, sample, score and record one model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from sdmbench import plugins as plugin_loader
+from sdmbench.console import app, err, out, progress_bars, warn_failures
+from sdmbench.errors import UsageError
+
+
+PRESET = "the preset's"
+
+
+def _opt(text: str, default: str):
+    """An option that is None unless given, whose help shows the default it stands for."""
+    return typer.Option(None, help=text, show_default=default)
+
+
+@app.command("run")
+def run_cmd(
+    model: Optional[str] = _opt("model recipe (sdmbench plugins)", "the registry's default model"),
+    neuron: Optional[str] = _opt("spiking neuron", PRESET),
+    dataset: Optional[str] = typer.Option(None, help="dataset name (required unless --resume)"),
+    preset: Optional[str] = _opt("smoke (tests, a minute on 2 CPU cores), quick (~15 min), paper (GPU)", "smoke"),
+    split: Optional[str] = _opt("training/reference split: train or test", "train"),
+    T: Optional[int] = typer.Option(None, "--T", help="spiking time steps", show_default=PRESET),
+    threshold: Optional[float] = _opt("firing threshold v_th at inference (training uses 1.0)", "1.0"),
+    sampler: Optional[str] = _opt("sampler of the model's process", PRESET),
+    sample_steps: Optional[int] = _opt("denoising steps when sampling", PRESET),
+    temperature: Optional[float] = _opt("sampling temperature (discrete diffusion)", "1.0"),
+    num_samples: Optional[int] = _opt("images generated for scoring", PRESET),
+    train_steps: Optional[int] = _opt("optimiser steps", PRESET),
+    batch_size: Optional[int] = _opt("training batch size", PRESET),
+    metrics: Optional[str] = _opt("metrics to score, comma-separated", "the default metrics: fid,energy"),
+    extractor: Optional[str] = _opt("FID feature extractor", "the preset's, else the registry's default"),
+    inception_weights: Optional[Path] = _opt("path to torch-fidelity's Inception weights", "downloaded"),
+    seed: Optional[int] = _opt("random seed", "0"),
+    device: Optional[str] = _opt("auto, cpu or cuda", "auto"),
+    threads: Optional[int] = _opt("CPU threads for torch", "torch's choice"),
+    data_root: Optional[Path] = _opt("folder with datasets", "$SDMBENCH_DATA, then known places"),
+    results_dir: Optional[Path] = _opt("where records go", "$SDMBENCH_RESULTS, else ./results"),
+    resume: Optional[Path] = typer.Option(None, help="a run folder: reuse its config and its finished stages"),
+    rerun: Optional[str] = typer.Option(None, help="with --resume: train this stage (and later ones) again"),
+    init_from: Optional[Path] = typer.Option(None, help="a finished run to fine-tune (e.g. --neuron tsm from an if "
+                                                        "run); its settings, 1/10 of its training steps"),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE for any config setting, dotted "
+                                                 "for nested ones (backbone.ch=64), or one of the model's own "
+                                                 "(bits=3); repeatable"),
+):
+    """Train, sample, score and record one model."""
+    from sdmbench.config import parse_settings
+    from sdmbench.configure import configure
+    from sdmbench.runner import check_saved_state, execute, saved_config
+
+    plugins = plugin_loader.get()
+    warn_failures(plugins)
+    overrides = dict(model=model, neuron=neuron, dataset=dataset, preset=preset, split=split, T=T,
+                     threshold=threshold, sampler=sampler, sample_steps=sample_steps, temperature=temperature,
+                     num_samples=num_samples, train_steps=train_steps, batch_size=batch_size, extractor=extractor,
+                     metrics=_names(metrics, "--metrics"),
+                     inception_weights=str(inception_weights) if inception_weights else None, seed=seed,
+                     device=device, threads=threads, data_root=str(data_root) if data_root else None,
+                     results_dir=str(results_dir) if results_dir else None)
+    if rerun and not resume:
+        raise UsageError("--rerun goes with --resume RUN_DIR")
+    if init_from and resume:
+        raise UsageError("--init-from starts a new run; --resume continues one: pass only one of them")
+    base = None
+    if init_from:
+        base = saved_config(init_from, "--init-from")
+        if not (init_from / "stage-train.pt").is_file():
+            raise UsageError(f"--init-from {init_from}: no stage-train.pt there; pass a finished run folder")
+        check_saved_state(init_from, "--init-from")
+        base["train_steps"] = max(1, int(base.get("train_steps", 10)) // 10)  # the paper: < 1/10 of training
+        overrides["init_from"] = str(init_from)
+        overrides["results_dir"] = overrides["results_dir"] or str(init_from.parent)
+    elif resume:
+        base = saved_config(resume)
+        check_saved_state(resume)
+        overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
+    config = configure(plugins, overrides, parse_settings(settings), base=base)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
+        execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
+        return
+    with progress_bars() as progress:
+        result = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume, rerun=rerun)
+    out.print(_summary(result.record))
+    out.print(f"record: {result.folder / 'record.json'}")
+    out.print(f"samples: {result.folder / 'samples.png'}")
+
+
+def _names(text: Optional[str], flag: str) -> Optional[List[str]]:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{flag} takes names separated by commas, got '{text}'")
+    return names
+
+
+SUMMARY = {"fid": "FID {:.2f}", "energy_per_image_mj": "energy {:.4f} mJ/image",
+           "mean_firing_rate": "mean firing rate {:.3f}"}
+
+
+def _summary(record: dict) -> str:
+    """The closing line: the headline values, rounded, and how many more the record holds."""
+    m = {k: v for k, v in record["metrics"].items() if v is not None}
+    shown = [SUMMARY[k].format(m[k]) for k in SUMMARY if k in m]
+    more = len(m) - len(shown)
+    features = f" ({record['protocol']['extractor']} features)" if record["protocol"]["extractor"] else ""
+    return f"{' · '.join(shown) or 'no scores'}{features}" + (f"; {more} more values in the record" if more else "")

@@ -1,0 +1,140 @@
+"""The core knows no plugin: no module under ``sdmbench/`` imports a plugin
+package or names a built-in plugin's entry, and with any one built-in plugin
+disabled every command that does not need it still works."""
+from __future__ import annotations
+
+import ast
+import sys
+from importlib import metadata
+
+import pytest
+
+from conftest import REPO, SHARED_DATA, needs_shared_mnist, run_cli
+
+CORE = sorted((REPO / "sdmbench").rglob("*.py"))
+BUILTIN = sorted(ep.name for ep in metadata.entry_points(group="sdmbench") if ep.dist and ep.dist.name == "sdmbench")
+
+
+def builtin_packages() -> set:
+    return {ep.value.split(":")[0].split(".")[0] for ep in metadata.entry_points(group="sdmbench")}
+
+
+def builtin_names() -> set:
+    """Every name a built-in plugin registers (aliases and its processes' samplers included).
+
+    Metric names are left out: ``fid`` is also the record field the
+    leaderboard ranks by (a value in ``record["metrics"]``, read from records,
+    not from the plugin, and absent when the metric is)."""
+    from sdmbench import plugins
+
+    p = plugins.build()
+    names = {e.name for kind, r in p.registries.items() if kind != "metric"
+             for e in r if p.loaded.get(e.plugin) == "sdmbench"}
+    names |= {alias for r in p.registries.values() for alias in r.aliases()}
+    names |= {s for e in p.process for s in e().samplers}
+    return names
+
+
+def docstrings(tree: ast.AST) -> set:
+    nodes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, nodes) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+
+
+def test_the_builtin_plugins_are_the_ones_this_test_knows():
+    assert set(BUILTIN) == {"sdmbench-neurons", "sdmbench-sdm", "sdmbench-ddpm", "sdmbench-datasets",
+                            "sdmbench-metrics", "sdmbench-spiking-diffusion", "sdmbench-conversion",
+                            "sdmbench-executors"}
+    assert {"sdm", "if", "ddpm", "ddim", "classifier", "local", "mnist", "sdm-unet", "qcfs"} <= builtin_names()
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_core_module_imports_a_plugin_package(path):
+    packages = builtin_packages()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
+        for module in modules:
+            assert module.split(".")[0] not in packages, f"{path.name}:{node.lineno} imports {module}"
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
+def test_no_core_module_names_a_builtin_entry_in_code(path):
+    names, tree = builtin_names(), ast.parse(path.read_text())
+    skip = docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            assert node.value not in names, f"{path.name}:{node.lineno} names the built-in '{node.value}'"
+
+
+TINY = dict(data_root=str(SHARED_DATA), dataset="mnist", split="test", preset="smoke", train_steps=2,
+            num_samples=8, sample_steps=2)
+SMALL = {"sample_batch_size": 8, "reference_images": 64}
+# a run each disabled plugin is not needed by; None: every run needs it (a one-line error instead)
+RUN_WITHOUT = {
+    "sdmbench-neurons": "sdm-ann",
+    "sdmbench-sdm": "sdm-converted",
+    "sdmbench-ddpm": "spiking-diffusion",
+    "sdmbench-spiking-diffusion": "sdm",
+    "sdmbench-conversion": "sdm",
+    "sdmbench-executors": "sdm",
+    "sdmbench-datasets": None,
+    "sdmbench-metrics": None,
+}
+
+
+@pytest.fixture
+def without(monkeypatch):
+    """``without(name)``: the plugins as discovered with ``name`` disabled."""
+    from sdmbench import plugins
+
+    def disable(name):
+        monkeypatch.setenv("SDMBENCH_DISABLE_PLUGINS", name)
+        plugins.reset()
+        return plugins.get()
+
+    yield disable
+    plugins.reset()
+
+
+@pytest.mark.parametrize("plugin", BUILTIN)
+def test_help_lists_the_commands_of_the_enabled_plugins_only(plugin):
+    code, out, err = run_cli("--help", env={"SDMBENCH_DISABLE_PLUGINS": plugin})
+    assert code == 0, err
+    assert ("import" in out.split("Commands")[-1]) == (plugin != "sdmbench-sdm")  # `import sddpm` is sdm's
+
+
+@pytest.mark.parametrize("plugin", BUILTIN)
+def test_plugins_and_the_leaderboard_work_with_any_one_builtin_plugin_disabled(plugin, without):
+    from sdmbench import leaderboard
+    from sdmbench.records import load_records
+
+    found = without(plugin)
+    assert plugin in found.disabled and not found.failures
+    assert all(e.plugin != plugin for r in found.registries.values() for e in r)
+    records, problems = load_records(REPO / "leaderboard")
+    assert records and not problems and leaderboard.to_markdown(leaderboard.rows(records))
+
+
+@needs_shared_mnist
+@pytest.mark.parametrize("plugin", BUILTIN)
+def test_a_run_that_does_not_need_the_disabled_plugin_still_runs(plugin, without, tmp_path, monkeypatch):
+    from sdmbench.configure import configure
+    from sdmbench.errors import UsageError
+    from sdmbench.runner import execute
+
+    found = without(plugin)
+    model = RUN_WITHOUT[plugin]
+    if model is None:
+        with pytest.raises(UsageError):  # every run needs it: a one-line error before any work
+            configure(found, dict(TINY, model="sdm", results_dir=str(tmp_path)), SMALL)
+        assert not list(tmp_path.iterdir())
+        return
+    monkeypatch.setitem(sys.modules["sdmbench_metrics.classifier"].RECIPE, "steps", 5)
+    config = configure(found, dict(TINY, model=model, results_dir=str(tmp_path)), SMALL)
+    record = execute(config, plugins=found, log=lambda *a: None).record
+    assert record["model"] == model and record["metrics"]["fid"] > 0

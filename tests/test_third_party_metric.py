@@ -1,0 +1,79 @@
+"""A separate package, installed with pip, that registers a metric
+(examples/sdmbench-pixelstats); ``--metrics`` chooses what a run scores."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli
+
+TINY = ["--model", "sdm-ann", "--data-root", str(SHARED_DATA), "--dataset", "mnist", "--split", "test",
+        "--preset", "smoke", "--train-steps", "2", "--num-samples", "8", "--sample-steps", "2",
+        "--set", "sample_batch_size=8", "--set", "reference_images=64"]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return install_example(tmp_path_factory, "sdmbench-pixelstats")
+
+
+def test_pixel_stats_are_the_gaps_of_the_pixel_moments(installed, tmp_path):
+    """By hand: generated pixels {0, 255} (mean 1/2, std 1/2) against reference
+    pixels all 51 (mean 0.2, std 0): gaps 0.3 and 0.5."""
+    code = ("import torch, json; from sdmbench_pixelstats import PixelStats; "
+            "from sdmbench.data import ImageData; from sdmbench.scoring import ScoringContext; "
+            "ref = torch.full((4, 1, 2, 2), 51, dtype=torch.uint8); "
+            "gen = torch.tensor([0, 255] * 8, dtype=torch.uint8).view(4, 1, 2, 2); "
+            "data = ImageData('r', 'train', 1, 2, 2, 4, 'h' * 16, 'mem', images=ref); "
+            "ctx = ScoringContext(gen, data, {'reference_images': 4, 'image_size': 2}); "
+            "print(json.dumps(PixelStats().compute(ctx).values))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **installed})
+    assert proc.returncode == 0, proc.stderr
+    values = json.loads(proc.stdout)
+    assert values["pixel_mean_gap"] == pytest.approx(0.3) and values["pixel_std_gap"] == pytest.approx(0.5)
+
+
+def test_the_installed_metric_passes_check_metric(installed):
+    code = ("from sdmbench.testing import check_metric; from sdmbench_pixelstats import PixelStats; "
+            "v = check_metric(PixelStats); assert set(v) == {'pixel_mean_gap', 'pixel_std_gap'}; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **installed})
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+
+
+@needs_shared_mnist
+def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp_path):
+    code, out, err = run_cli("run", *TINY, "--metrics", "energy,pixel-stats", "--results-dir", str(tmp_path),
+                             env=installed)
+    assert code == 0, err[-2000:]
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    m, details = record["metrics"], record["details"]["pixel-stats"]
+    assert record["config"]["metrics"] == ["energy", "pixel-stats"] and "fid" not in m
+    assert m["pixel_mean_gap"] == pytest.approx(abs(details["generated_mean"] - details["reference_mean"]))
+    # the reference statistic is the data's own: MNIST's first 64 test digits at 16 px
+    from sdmbench import plugins
+
+    data = plugins.get().dataset.get("mnist")(str(SHARED_DATA), "test", 16)
+    assert details["reference_mean"] == pytest.approx(float(data.first(64).double().mean() / 255))
+    assert m["energy_per_image_mj"] > 0
+    assert record["protocol"]["extractor"] is None  # no chosen metric reads features: no extractor was built
+
+
+def test_without_metrics_the_registered_defaults_run():
+    from sdmbench import plugins
+
+    assert plugins.build().metric.defaults() == ["energy", "fid"]  # pixel-stats is not installed here
+
+
+@pytest.mark.parametrize("flag, needle", [
+    ("fid,pixl-stats", "unknown metric 'pixl-stats'. Did you mean 'pixel-stats'?"),
+    (",", "--metrics takes names separated by commas"),
+])
+def test_an_unknown_metric_is_a_one_line_error_with_a_did_you_mean(installed, tmp_path, flag, needle):
+    code, out, err = run_cli("run", *TINY, "--metrics", flag, "--results-dir", str(tmp_path), env=installed)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert not list(tmp_path.iterdir())
