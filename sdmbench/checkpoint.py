@@ -18,6 +18,7 @@ When the stage finishes, ``stage-<stage>.pt`` replaces the checkpoint.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -41,8 +42,9 @@ class StepCheckpoint:
 
     def save(self, step: int, optimizer: torch.optim.Optimizer, smooth: Optional[float]) -> None:
         """Write the checkpoint (under torchrun: rank 0 writes, every rank notes the step)."""
-        self.saved_step = step
+        previous = self.saved_step
         if not distributed.world().main:
+            self.saved_step = step
             return
         state = {
             "step": step,
@@ -53,16 +55,15 @@ class StepCheckpoint:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "smooth": smooth,
         }
-        tmp = self.path.with_suffix(".pt.partial")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        save_state(state, self.path, kept=f"the previous checkpoint (step {previous})" if previous else "")
+        self.saved_step = step
 
     def restore(self, optimizer: torch.optim.Optimizer) -> tuple[int, Optional[float]]:
         """Load ``resume_from`` if there is one: ``(steps already done, smoothed loss)``."""
         if self.resume_from is None or not self.resume_from.is_file():
             return 0, None
+        state = load_state(self.resume_from, "cpu", "--resume")
         try:
-            state = torch.load(self.resume_from, map_location="cpu", weights_only=True)
             for name, module in self.modules.items():
                 module.load_state_dict(state["modules"][name])
             optimizer.load_state_dict(state["optimizer"])
@@ -79,3 +80,45 @@ class StepCheckpoint:
     def finish(self) -> None:
         """The stage is done and saved whole: drop the mid-stage file."""
         self.path.unlink(missing_ok=True)
+
+
+def _reason(exc: Exception) -> str:
+    """torch's message in a few words, without its advice to load with ``weights_only=False`` (never)."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
+        return "it asks for more than tensors: " + (detail[0].split(". ")[0] if detail else "?")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first.split(". ")[0][:160]
+
+
+def save_state(state: dict, path: Path, kept: str = "") -> None:
+    """``torch.save`` to a temporary file renamed over ``path``: a failed write
+    (a full disk) leaves the old file whole and is a one-line :class:`UsageError`."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        keep = f"; {kept} is kept" if kept else ""
+        raise UsageError(f"could not write {path} ({reason}){keep}: free disk space, then continue with "
+                         f"--resume {path.parent}") from None
+
+
+def load_state(path: Path, device: torch.device | str = "cpu", flag: str = "--resume") -> dict:
+    """A saved stage or checkpoint file, read with ``weights_only=True`` (no code
+    runs); a missing, foreign or corrupt file is a one-line :class:`UsageError`."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"{flag}: no {path.name} in {path.parent}; pass a finished run folder") from None
+    except Exception as exc:  # corrupt files, or pickles that need code (never run)
+        raise UsageError(f"{flag}: cannot read {path} as sdmbench weights ({_reason(exc)}); it is corrupt or "
+                         "was not written by sdmbench, and nothing in it was run") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"{flag}: {path} holds {type(state).__name__}, not sdmbench weights")
+    return state

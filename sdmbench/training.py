@@ -1,8 +1,14 @@
 """Training loops: Adam(W), gradient clipping, NaN guard, progress, EMA.
 
 :func:`optimise` is the loop every stage uses: it calls ``loss_fn(step)``,
-steps the optimiser at the scheduled learning rate (:func:`learning_rate`),
-clips gradients and stops with a clear message on a non-finite loss. :func:`train` is the diffusion stage on top of it, keeping
+steps the optimiser at the scheduled learning rate (:func:`learning_rate`)
+and clips gradients. It stops with a one-line error naming the step when the
+loss turns non-finite or its running mean (``s = 0.95 s + 0.05 loss``) climbs
+past ``divergence_factor`` times its lowest value so far (a loss of squared
+errors never legitimately grows 100-fold; losses that can be negative are
+only checked for NaN); the last good checkpoint stays
+for ``--resume``. A stage that ends with its running mean above its first
+loss did not learn: its stats say ``diverged`` and the record is not ranked. :func:`train` is the diffusion stage on top of it, keeping
 the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
 warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
 statistics are copied during training).
@@ -39,9 +45,36 @@ class TrainStats:
     final_loss: float
     seconds: float
     images_per_second: float
+    diverged: bool = False
 
     def as_dict(self) -> dict:
-        return {"steps": self.steps, "final_loss": self.final_loss, "images_per_second": self.images_per_second}
+        return {"steps": self.steps, "final_loss": self.final_loss, "images_per_second": self.images_per_second,
+                "diverged": self.diverged}
+
+
+class Divergence:
+    """Watches the running mean of the loss (see the module docstring)."""
+
+    def __init__(self, factor: float, smooth: Optional[float]):
+        self.factor, self.best, self.first = factor, smooth, smooth
+
+    def check(self, loss: float, smooth: float, step: int, description: str, config: RunConfig,
+              checkpoint: Optional[StepCheckpoint]) -> None:
+        self.first = loss if self.first is None else self.first
+        self.best = smooth if self.best is None else min(self.best, smooth)
+        finite = math.isfinite(loss)
+        exploded = bool(self.factor) and self.best > 0 and smooth > self.factor * self.best  # losses >= 0 only
+        if finite and not exploded:
+            return
+        kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
+                "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
+        what = f"the loss is {loss}" if not finite else \
+            f"the loss's running mean rose to {smooth:.4g}, {self.factor:g}x its lowest ({self.best:.4g})"
+        raise UsageError(f"training diverged ({description}): {what} at step {step}; "
+                         f"lower the learning rate (now {config.lr}){kept}")
+
+    def diverged(self, smooth: Optional[float]) -> bool:
+        return smooth is not None and self.first is not None and smooth > self.first
 
 
 @torch.no_grad()
@@ -72,6 +105,7 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
     opt = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=weight_decay) if weight_decay \
         else torch.optim.Adam(parameters, lr=config.lr)
     first, smooth = checkpoint.restore(opt) if checkpoint else (0, None)
+    watch = Divergence(config.divergence_factor, smooth)
     task = progress.add_task(description, total=config.train_steps, completed=first) if progress else None
     start, loss_value = time.perf_counter(), float("nan")
     device = parameters[0].device if parameters else torch.device("cpu")
@@ -79,11 +113,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
         with precision.autocast(config.precision, device):
             loss = loss_fn(step)
         loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
-        if not math.isfinite(loss_value):
-            kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
-                    "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
-            raise UsageError(f"training diverged ({description}): the loss is {loss_value} at step {step}; "
-                             f"lower the learning rate (now {config.lr}){kept}")
+        smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
+        watch.check(loss_value, smooth, step, description, config, checkpoint)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for group in opt.param_groups:
@@ -93,7 +124,6 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
         opt.step()
         if after_step is not None:
             after_step(step)
-        smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
         if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):
             checkpoint.save(step + 1, opt, smooth)
         if task is not None:
@@ -101,7 +131,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
             progress.update(task, advance=1, description=f"{description}  loss {smooth:.4f}  {rate:.0f} img/s")
     seconds = time.perf_counter() - start
     done = config.train_steps - first
-    return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0)
+    return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0,
+                      diverged=watch.diverged(smooth))
 
 
 def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,

@@ -1,7 +1,7 @@
 """The command line as a new user meets it: plugins, a smoke run end to end,
 the leaderboard, and one-line errors with exit status 2 for bad input."""
 import json
-import time
+import re
 
 import pytest
 
@@ -14,7 +14,7 @@ def test_plugins_lists_the_builtins_with_their_origin():
     listing = json.loads(out)["plugins"]
     names = {kind: {e["name"] for e in entries} for kind, entries in listing.items()}
     assert {"if", "lif"} <= names["neuron"]
-    assert {"sdm", "ddpm"} <= names["model"]
+    assert {"sdm", "sdm-ann"} <= names["model"]
     assert {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba", "lsun-bedroom"} <= names["dataset"]
     assert {"fid", "energy"} <= names["metric"]
     assert {"sdm-unet", "vq-svae", "sdid"} <= names["backbone"]
@@ -32,10 +32,9 @@ def smoke_runs(tmp_path_factory):
     runs = {}
     for name, extra in [("fashion-mnist", ["--dataset", "fashion-mnist"]),
                         ("mnist", ["--dataset", "mnist", "--split", "test", "--data-root", str(SHARED_DATA)])]:
-        start = time.perf_counter()
         code, out, err = run_cli("run", "--model", "sdm", "--neuron", "if", *extra, "--preset", "smoke",
                                  "--results-dir", str(results))
-        runs[name] = (code, out, err, time.perf_counter() - start)
+        runs[name] = (code, out, err)
     return results, runs
 
 
@@ -49,15 +48,16 @@ def record_of(results, dataset):
 @pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist"])
 def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, dataset):
     results, runs = smoke_runs
-    code, out, err, seconds = runs[dataset]
+    code, out, err = runs[dataset]
     assert code == 0, err[-2000:]
-    assert seconds < 90, f"smoke run took {seconds:.0f} s"
+    assert "FID " in out and not re.search(r"\d\.\d{5,}", out), out  # the closing line is rounded
     folder, record = record_of(results, dataset)
     assert record["protocol"]["extractor"] == "classifier"
     assert record["metrics"]["fid"] > 0
     assert record["metrics"]["energy_per_image_mj"] > 0
-    assert record["energy"]["sops"] > 0 and record["energy"]["macs"] > 0
-    assert len(record["firing_rates"]) == 19 and all(0 <= r <= 1 for r in record["firing_rates"].values())
+    energy = record["details"]["energy"]
+    assert energy["sops"] > 0 and energy["macs"] > 0
+    assert len(energy["firing_rates"]) == 19 and all(0 <= r <= 1 for r in energy["firing_rates"].values())
     assert (folder / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for key in ("schema_version", "run_id", "config", "protocol", "wall_times", "git_commit", "packages",
                 "hardware"):
@@ -97,11 +97,18 @@ def assert_clean_failure(code, out, err, results, needle):
     (["--T", "0"], "--T must be at least 1"),
     (["--sampler", "euler"], "unknown sampler"),
     (["--num-samples", "1"], "--num-samples"),
-    (["--bits", "2"], "settings of conversion models"),
-    (["--model", "sdm-converted", "--bits", "9"], "--bits must be between 1 and 8"),
+    (["--set", "bits=2"], "unknown setting 'bits'"),
+    (["--model", "sdm-converted", "--set", "bits=9"], "bits must be a whole number between 1 and 8"),
     (["--model", "sdm-converted", "--threshold", "0.9"], "--threshold does not apply"),
     (["--model", "sdm-converted", "--neuron", "lif"], "converts to IF neurons"),
     (["--model", "sdm-converted", "--set", "converter=nope"], "unknown converter 'nope'"),
+    (["--threshold", "inf"], "setting 'threshold' must be a finite number, got inf"),
+    (["--set", "lr=nan"], "setting 'lr' must be a finite number"),
+    (["--sample-steps", "5000"], "--sample-steps must be in 1..1000"),
+    (["--T", "99999999999999999999999"], "--T must be at most 1024"),
+    (["--extractor", "inception", "--inception-weights", "/nonexistent.pth"], "/nonexistent.pth: no such file"),
+    (["--model", "spiking-diffusion", "--sampler", "ddim"], "Known samplers of process 'absorbing': unmask."),
+    (["--metrics", "fid,energi"], "unknown metric 'energi'. Did you mean 'energy'?"),
 ])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, needle):
     results = tmp_path / "results"

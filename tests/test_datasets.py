@@ -2,7 +2,9 @@
 other dataset's real on-disk format, in both accepted layouts."""
 import gzip
 import hashlib
+import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -70,6 +72,36 @@ def test_cifar10_pickled_batches(tmp_path):
     assert data.images.reshape(4, -1).numpy().tolist() == pixels.tolist()
     assert data.labels.tolist() == labels
     assert len(load("cifar10", tmp_path, "train")) == 20
+
+
+class CreatesAFile:
+    """Unpickling this calls ``open(path, "w")``: a file appears if the reader runs code from the data."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("batch", ["data_batch_1", "batches.meta"])
+def test_a_crafted_cifar10_pickle_runs_no_code(tmp_path, batch):
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    fake_data.cifar10(folder)
+    marker = tmp_path / "pwned"
+    (folder / batch).write_bytes(pickle.dumps({"data": CreatesAFile(marker), "labels": [0]}))
+    with pytest.raises(UsageError, match=r"refused CIFAR-10 files.*\.open, .*nothing in them was run"):
+        load("cifar10", tmp_path, "train")
+    assert not marker.exists()
+    assert pickle.loads((folder / batch).read_bytes()) and marker.exists()  # the file really would have run it
+
+
+def test_the_restricted_unpickler_reads_numpy_arrays_and_containers():
+    from sdmbench import safe_pickle
+
+    value = {"data": np.arange(6, dtype=np.uint8).reshape(2, 3), "labels": [1, 2], b"name": "x"}
+    back = safe_pickle.loads(pickle.dumps(value, protocol=2))
+    assert back["data"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["labels"] == [1, 2] and back[b"name"] == "x"
 
 
 def test_celeba_folder_is_cropped_and_resized_to_64(tmp_path):

@@ -62,3 +62,25 @@ def test_leaderboard_command_reads_the_results_env_var(tmp_path):
     code, out, err = run_cli("leaderboard", "--format", "json", env={"SDMBENCH_RESULTS": str(tmp_path)})
     assert code == 0, err
     assert [r["fid"] for r in json.loads(out)] == [12.5]
+
+
+EVIL = "evil|x\n| injected | row |<script>alert(1)</script>"
+
+
+def test_record_text_cannot_inject_markdown_rows_or_html():
+    text = leaderboard.to_markdown(leaderboard.rows([record("a", 30.0, model=EVIL), record("b", 40.0)]))
+    data_rows = [line for line in text.splitlines() if line.startswith("| ") and "rank" not in line]
+    assert len(data_rows) == 2 and "<script>" not in text and "&lt;script&gt;" in text
+    cells = [c for c in data_rows[0].split(" | ")]
+    assert len(cells) == len(leaderboard.COLUMNS)  # the model's '|' is escaped, not a column break
+    assert "evil\\|x" in data_rows[0]
+
+
+def test_record_text_cannot_inject_csv_rows_or_formulas():
+    import csv
+    import io
+
+    text = leaderboard.to_csv(leaderboard.rows([record("=HYPERLINK(1)", 30.0, model=EVIL)]))
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert "\n" not in row["model"] and row["model"].startswith("evil|x | injected")
+    assert row["run_id"] == "'=HYPERLINK(1)" and len(text.strip().splitlines()) == 2

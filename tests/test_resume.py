@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from sdmbench.config import resolve
+from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
 from sdmbench.runner import execute
 from sdmbench_metrics import classifier
@@ -23,11 +23,11 @@ SETTINGS = dict(image_size=16, backbone=dict(ch=8, ch_mult=(1, 2), num_res_block
 
 CHILD = """
 import json, sys
-from sdmbench.config import resolve
+from sdmbench import plugins
+from sdmbench.configure import configure
 from sdmbench.runner import execute
-from sdmbench_metrics import classifier
 settings, flags = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-execute(resolve(settings, flags), log=lambda *a: None)
+execute(configure(plugins.get(), flags, preset=settings), log=lambda *a: None)
 """
 
 
@@ -39,14 +39,13 @@ def weights(folder):
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
     monkeypatch.setitem(classifier.RECIPE, "steps", 5)
     flags = {"data_root": str(SHARED_DATA), "device": "cpu", "threads": 1}
-    whole = execute(resolve(SETTINGS, {**flags, "results_dir": str(tmp_path / "whole")}), log=lambda *a: None)
+    whole = execute(resolve(SETTINGS, {**flags, "results_dir": str(tmp_path / "whole")}), log=lambda *a: None).folder
 
     killed_dir = tmp_path / "killed"
     child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(SETTINGS),
                               json.dumps({**flags, "results_dir": str(killed_dir)})])
-    deadline = time.time() + 120
-    while not list(killed_dir.glob("*.incomplete/checkpoint-train.pt")):
-        assert child.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+    while not list(killed_dir.glob("*.incomplete/checkpoint-train.pt")):  # however slowly the machine runs
+        assert child.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.01)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
@@ -55,7 +54,7 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_pa
     assert 0 < saved["step"] < SETTINGS["train_steps"] and not (incomplete / "stage-train.pt").exists()
 
     config = resolve(json.loads((incomplete / "config.json").read_text()), {})
-    resumed = execute(config, log=lambda *a: None, resume=incomplete)
+    resumed = execute(config, log=lambda *a: None, resume=incomplete).folder
     a, b = weights(whole), weights(resumed)
     for part in ("model", "ema"):
         assert a[part].keys() == b[part].keys()
@@ -82,6 +81,6 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_chec
     monkeypatch.setitem(classifier.RECIPE, "steps", 5)
     config = resolve(SETTINGS, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), "device": "cpu"})
     with pytest.raises(UsageError, match=r"diverged.*step 60.*last good checkpoint \(step 50\)"):
-        execute(config, log=lambda *a: None)
+        execute(config, log=lambda *a: None).folder
     [kept] = list(tmp_path.glob("*.incomplete"))
     assert torch.load(kept / "checkpoint-train.pt", weights_only=True)["step"] == 50

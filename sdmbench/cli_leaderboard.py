@@ -1,0 +1,70 @@
+"""``sdmbench leaderboard``: rank recorded runs, or show the published board."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sdmbench import plugins as plugin_loader
+from sdmbench.console import app, out
+from sdmbench.errors import UsageError
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    results_dir: Optional[Path] = typer.Option(None, help="folder of run records (else $SDMBENCH_RESULTS, ./results)"),
+    dataset: Optional[str] = typer.Option(None, help="only this dataset"),
+    fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json"),
+    output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
+):
+    """Rank recorded runs by FID within each (dataset, protocol)."""
+    from sdmbench import leaderboard
+    from sdmbench.config import results_dir as pick_results_dir
+    from sdmbench.records import load_records
+
+    formats = {"table": None, "markdown": leaderboard.to_markdown, "csv": leaderboard.to_csv,
+               "json": leaderboard.to_json}
+    if fmt not in formats:
+        raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(formats)}")
+    folder = _board_folder(results_dir, pick_results_dir)
+    records, problems = load_records(folder)
+    for p in problems:
+        print(f"warning: skipped unreadable record {p}", file=sys.stderr)
+    table = leaderboard.rows(records, dataset, aliases=plugin_loader.get().model.aliases())
+    if not table:
+        print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)
+    if fmt == "table":
+        if table:
+            out.print(leaderboard.to_rich(table, out.width))
+        return
+    text = formats[fmt](table)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+PUBLISHED = Path("leaderboard")  # the published board, in a checkout of the repository
+
+
+def _board_folder(flag: Optional[Path], pick) -> Path:
+    """The folder of records to show: the one given (it must exist), else the
+    results folder, else, when that has no runs yet, the published board here."""
+    given = flag or os.environ.get("SDMBENCH_RESULTS")
+    folder = Path(pick(str(flag) if flag else None))
+    if given:
+        if not folder.is_dir():
+            raise UsageError(f"no results folder at {folder}; pass --results-dir DIR of run folders")
+        return folder
+    if any(folder.glob("*/record.json")):
+        return folder
+    if any(PUBLISHED.glob("*/record.json")):
+        print(f"note: no runs in {folder} yet; showing the published leaderboard in {PUBLISHED}/ "
+              f"(--results-dir DIR shows another folder)", file=sys.stderr)
+        return PUBLISHED
+    print(f"note: no runs in {folder} yet; the published leaderboard is the leaderboard/ folder of the sdmbench "
+          "repository: sdmbench leaderboard --results-dir PATH/leaderboard", file=sys.stderr)
+    return folder
