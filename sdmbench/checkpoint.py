@@ -83,7 +83,7 @@ class StepCheckpoint:
 
 
 def _reason(exc: Exception) -> str:
-    """torch's message in a few words, without its advice to load with ``weights_only=False`` (never)."""
+    """torch's message in a few words, without its advice to turn the weights-only loading off (never)."""
     text = str(exc)
     if "WeightsUnpickler error:" in text:
         detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()

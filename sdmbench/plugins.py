@@ -56,9 +56,10 @@ class Plugins:
     manager: Optional[pluggy.PluginManager] = None
 
     def register_commands(self, app) -> None:
-        """Let every loaded plugin add its commands to the typer ``app``."""
-        if self.manager is None:
+        """Let every loaded plugin add its commands to the typer ``app`` (once per app)."""
+        if self.manager is None or getattr(app, "_sdmbench_plugin_commands", False):
             return
+        app._sdmbench_plugin_commands = True
         for name, plugin in self.manager.list_name_plugin():
             caller = self.manager.subset_hook_caller(
                 "sdmbench_register_commands",

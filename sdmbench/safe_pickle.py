@@ -2,7 +2,7 @@
 
 Some datasets ship in pickle format (CIFAR-10's ``cifar-10-batches-py``). A
 plain ``pickle.load`` runs whatever callable the file names, so a crafted
-file in ``--data-root`` could run arbitrary code. :func:`load` unpickles with
+file in ``--data-root`` could run arbitrary code. :func:`load_arrays` unpickles with
 a :class:`pickle.Unpickler` whose ``find_class`` admits only the callables
 in ``allowed`` (by default: what NumPy arrays are rebuilt from); plain
 containers, numbers and strings need no callable at all. Anything else is
@@ -37,10 +37,10 @@ class _Restricted(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load(file: IO[bytes], allowed: FrozenSet[Tuple[str, str]] = NUMPY_ARRAYS, encoding: str = "latin1") -> Any:
+def load_arrays(file: IO[bytes], allowed: FrozenSet[Tuple[str, str]] = NUMPY_ARRAYS, encoding: str = "latin1") -> Any:
     """Unpickle ``file`` calling nothing outside ``allowed``."""
     return _Restricted(file, allowed, encoding).load()
 
 
-def loads(data: bytes, allowed: FrozenSet[Tuple[str, str]] = NUMPY_ARRAYS, encoding: str = "latin1") -> Any:
-    return load(io.BytesIO(data), allowed, encoding)
+def loads_arrays(data: bytes, allowed: FrozenSet[Tuple[str, str]] = NUMPY_ARRAYS, encoding: str = "latin1") -> Any:
+    return load_arrays(io.BytesIO(data), allowed, encoding)

@@ -54,6 +54,12 @@ def configure_from(preset: dict, overrides: dict, settings: dict | None = None):
     return configure(plugins.get(), overrides, settings, preset=preset)
 
 
+def run_python(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -c CODE`` in a subprocess with ``env`` added (an installed example on its path)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
 def install_example(tmp_path_factory, name: str) -> dict:
     """``examples/<name>`` really installed by pip into a target folder; the
     environment that puts it on the path of a subprocess."""

@@ -110,14 +110,28 @@ def assert_clean_failure(code, out, err, results, needle):
     (["--model", "spiking-diffusion", "--sampler", "ddim"], "Known samplers of process 'absorbing': unmask."),
     (["--metrics", "fid,energi"], "unknown metric 'energi'. Did you mean 'energy'?"),
 ])
-def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, needle):
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, capsys, args, needle):
     results = tmp_path / "results"
     base = {"--model": "sdm", "--neuron": "if", "--dataset": "fashion-mnist", "--preset": "smoke"}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
     argv = [x for pair in base.items() for x in pair] + [a for a in args if a not in base and a not in base.values()]
-    code, out, err = run_cli("run", *argv, "--results-dir", str(results))
+    code, out, err = cli_in_process(capsys, "run", *argv, "--results-dir", str(results))
     assert_clean_failure(code, out, err, results, needle)
+
+
+def cli_in_process(capsys, *args):
+    """``sdmbench ARGS`` in this process (no interpreter start-up): (exit status, stdout, stderr)."""
+    from sdmbench.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_a_dataset_that_is_not_on_disk(tmp_path):

@@ -1,5 +1,5 @@
 """One contract test per plugin kind, over every registered plugin of it
-(built-in or installed), as DESIGN.md asks."""
+(built-in or installed), as docs/architecture.md states."""
 import math
 
 import pytest

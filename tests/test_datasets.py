@@ -100,7 +100,7 @@ def test_the_restricted_unpickler_reads_numpy_arrays_and_containers():
     from sdmbench import safe_pickle
 
     value = {"data": np.arange(6, dtype=np.uint8).reshape(2, 3), "labels": [1, 2], b"name": "x"}
-    back = safe_pickle.loads(pickle.dumps(value, protocol=2))
+    back = safe_pickle.loads_arrays(pickle.dumps(value, protocol=2))
     assert back["data"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["labels"] == [1, 2] and back[b"name"] == "x"
 
 

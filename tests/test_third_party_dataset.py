@@ -1,13 +1,10 @@
 """A separate package, installed with pip, that registers a dataset
 (examples/sdmbench-imagefolder), checked with ``sdmbench.testing.check_dataset``."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli
+from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli, run_python
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +28,10 @@ def folder(tmp_path_factory):
     return root, data
 
 
-def _python(code: str, env: dict):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
-
-
 @needs_shared_mnist
 def test_the_installed_dataset_passes_check_dataset(installed, folder):
     root, _ = folder
-    proc = _python("from sdmbench.testing import check_dataset; from sdmbench_imagefolder import load_image_folder; "
+    proc = run_python("from sdmbench.testing import check_dataset; from sdmbench_imagefolder import load_image_folder; "
                    f"check_dataset(load_image_folder, root={str(root)!r}); print('contract ok')", installed)
     assert proc.returncode == 0 and "contract ok" in proc.stdout, proc.stderr
 
@@ -46,7 +39,7 @@ def test_the_installed_dataset_passes_check_dataset(installed, folder):
 @needs_shared_mnist
 def test_the_folder_reads_back_the_pixels_and_labels_it_was_written_from(installed, folder):
     root, data = folder
-    proc = _python("import json; from sdmbench_imagefolder import load_image_folder; "
+    proc = run_python("import json; from sdmbench_imagefolder import load_image_folder; "
                    f"d = load_image_folder({str(root)!r}, 'train', None); "
                    "print(json.dumps([d.channels, d.native_size, d.num_classes, d.images.sum().item(), "
                    "sorted(d.labels.bincount().tolist())]))", installed)

@@ -1,13 +1,10 @@
 """A separate package, installed with pip, that registers a metric
 (examples/sdmbench-pixelstats); ``--metrics`` chooses what a run scores."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli
+from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli, run_python
 
 TINY = ["--model", "sdm-ann", "--data-root", str(SHARED_DATA), "--dataset", "mnist", "--split", "test",
         "--preset", "smoke", "--train-steps", "2", "--num-samples", "8", "--sample-steps", "2",
@@ -29,8 +26,7 @@ def test_pixel_stats_are_the_gaps_of_the_pixel_moments(installed, tmp_path):
             "data = ImageData('r', 'train', 1, 2, 2, 4, 'h' * 16, 'mem', images=ref); "
             "ctx = ScoringContext(gen, data, {'reference_images': 4, 'image_size': 2}); "
             "print(json.dumps(PixelStats().compute(ctx).values))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **installed})
+    proc = run_python(code, installed)
     assert proc.returncode == 0, proc.stderr
     values = json.loads(proc.stdout)
     assert values["pixel_mean_gap"] == pytest.approx(0.3) and values["pixel_std_gap"] == pytest.approx(0.5)
@@ -39,8 +35,7 @@ def test_pixel_stats_are_the_gaps_of_the_pixel_moments(installed, tmp_path):
 def test_the_installed_metric_passes_check_metric(installed):
     code = ("from sdmbench.testing import check_metric; from sdmbench_pixelstats import PixelStats; "
             "v = check_metric(PixelStats); assert set(v) == {'pixel_mean_gap', 'pixel_std_gap'}; print('ok')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **installed})
+    proc = run_python(code, installed)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
 

@@ -1,13 +1,10 @@
 """A separate package, installed with pip, that registers a neuron through
 the ``sdmbench`` entry-point group (examples/sdmbench-alif)."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import install_example, needs_debian_fmnist, run_cli
+from conftest import install_example, needs_debian_fmnist, run_cli, run_python
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +28,7 @@ def test_installed_package_appears_in_plugins_with_its_distribution(installed):
 def test_installed_neuron_passes_the_contract_checks_of_sdmbench_testing(installed):
     code = ("import sdmbench_alif; from sdmbench.testing import check_neuron; "
             "check_neuron(sdmbench_alif.make_alif, T=4); print('contract ok')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **installed})
+    proc = run_python(code, installed)
     assert proc.returncode == 0 and "contract ok" in proc.stdout, proc.stderr
 
 

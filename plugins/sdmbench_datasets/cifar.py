@@ -7,7 +7,7 @@ re-packed copy works; a corrupt file is a one-line error.
 
 The batches are pickles, and torchvision reads them with ``pickle.load``,
 which runs any callable a file names. sdmbench keeps torchvision's class and
-layout but reads every batch with :func:`sdmbench.safe_pickle.load`, which
+layout but reads every batch with :func:`sdmbench.safe_pickle.load_arrays`, which
 admits only what NumPy arrays are rebuilt from: a crafted batch file is
 refused before anything in it runs.
 """
@@ -46,7 +46,7 @@ class _CIFAR10(tvd.CIFAR10):
 
     def _read(self, name: str) -> dict:
         with open(Path(self.root) / self.base_folder / name, "rb") as f:
-            return safe_pickle.load(f)
+            return safe_pickle.load_arrays(f)
 
     def _check_integrity(self) -> bool:
         return all((Path(self.root) / self.base_folder / f).is_file() for f in FILES)
