@@ -48,11 +48,10 @@ def configure(plugins, overrides: Dict[str, Any], settings: Optional[Dict[str, A
 
 
 def _saved(base: Dict[str, Any], recipe) -> Dict[str, Any]:
-    """A saved config as a source for :func:`resolve`: its paths are the
-    caller's to set, and settings its model no longer has are dropped."""
+    """A saved config as a source for :func:`resolve`: its results folder is
+    the caller's to set, and settings its model no longer has are dropped."""
     saved = RunConfig.from_dict(base).to_dict()
-    for key in ("results_dir", "init_from"):
-        saved.pop(key, None)
+    saved.pop("results_dir", None)
     saved["options"] = {k: v for k, v in saved["options"].items() if k in recipe.options}
     return saved
 

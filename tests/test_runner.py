@@ -132,3 +132,13 @@ def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys
         execute(resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path / "bad"),
                                "neuron": "tsm", "init_from": str(folder), "backbone": {"ch": 16}}),
                 log=lambda *a: None).folder
+
+
+def test_a_resumed_config_keeps_what_it_was_made_with_but_its_results_folder():
+    from sdmbench import plugins
+    from sdmbench.configure import configure
+
+    saved = configure(plugins.get(), {"dataset": "mnist", "neuron": "tsm", "init_from": "runs/if-run",
+                                      "results_dir": "old"}).to_dict()
+    again = configure(plugins.get(), {"results_dir": "new"}, base=saved)
+    assert (again.init_from, again.neuron, again.results_dir) == ("runs/if-run", "tsm", "new")
