@@ -96,7 +96,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
         "wall_times": run.times,
         "data_source": pipeline.ctx.data.source, "data_hash": pipeline.ctx.data.content_hash,
         "git_commit": git_commit(), "packages": package_versions(), "hardware": hardware(run.device),
-        "files": {"samples": "samples.png", "config": CONFIG_FILE,
+        "files": {"samples": "samples.png", "samples_array": "samples.npz", "config": CONFIG_FILE,
                   **{f"stage_{s}": f"stage-{s}.pt" for s in pipeline.stages}},
     })
 

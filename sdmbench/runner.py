@@ -30,7 +30,7 @@ from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError, unknown_name
 from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
-from sdmbench.sampling import sample, save_grid
+from sdmbench.sampling import sample, save_grid, save_samples
 from sdmbench.scoring.metric import Scores, ScoringContext
 from sdmbench.scoring.protocol import make_protocol
 
@@ -235,11 +235,13 @@ def train_stages(run: Run, pipeline) -> Dict[str, Dict[str, Any]]:
 
 
 def generate(run: Run, pipeline, metrics: Dict[str, Any]):
-    """The run's samples, with the metrics observing the sampling pass; rank 0 saves the grid."""
+    """The run's samples, with the metrics observing the sampling pass; rank 0 keeps them all
+    (``samples.npz``) and a grid of the first 64 (``samples.png``)."""
     t0 = time.perf_counter()
     samples, observed = sample(pipeline, run.config, list(metrics.values()), run.progress)
     run.timed("sample_s", t0)
     if distributed.world().main:
+        save_samples(samples, run.folder / "samples.npz")
         save_grid(samples, run.folder / "samples.png")
     return samples, observed
 

@@ -24,6 +24,17 @@ def save_grid(samples: torch.Tensor, path: Path) -> None:
     save_image(samples[:64].float() / 255.0, path, nrow=8, padding=1)
 
 
+def save_samples(samples: torch.Tensor, path: Path) -> None:
+    """Every sample as ``path`` (``.npz``, key ``arr_0``, uint8 ``[N, H, W, C]``): the layout that
+    diffusion evaluators (guided-diffusion's, clean-fid's folders of arrays) read. Written to a
+    temporary file and renamed."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.stem}.partial.npz")
+    np.savez(tmp, samples.permute(0, 2, 3, 1).contiguous().numpy())
+    tmp.replace(path)
+
+
 def sample_seed(seed: int, batch: int) -> int:
     """The seed of sampling batch ``batch`` (per batch, so that ranks can share the batches out)."""
     return (seed + 1) * 1_000_003 + batch

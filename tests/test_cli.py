@@ -3,7 +3,10 @@ the leaderboard, and one-line errors with exit status 2 for bad input."""
 import json
 import re
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from conftest import SHARED_DATA, needs_debian_fmnist, needs_shared_mnist, run_cli
 
@@ -59,6 +62,13 @@ def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, datase
     assert energy["sops"] > 0 and energy["macs"] > 0
     assert len(energy["firing_rates"]) == 19 and all(0 <= r <= 1 for r in energy["firing_rates"].values())
     assert (folder / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    kept = np.load(folder / "samples.npz", allow_pickle=False)["arr_0"]  # every sample, uint8 NHWC
+    assert kept.dtype == np.uint8 and kept.shape == (record["protocol"]["num_samples"], 16, 16, 1)
+    # the grid is the first 64 of them: rebuild it from the array and compare pixel for pixel
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.from_numpy(kept[:64]).permute(0, 3, 1, 2), nrow=8, padding=1)[0]
+    assert np.array_equal(np.asarray(Image.open(folder / "samples.png"))[..., 0], grid.numpy())
     for key in ("schema_version", "run_id", "config", "protocol", "wall_times", "git_commit", "packages",
                 "hardware"):
         assert key in record
