@@ -142,3 +142,14 @@ def test_disable_plugins_by_name(monkeypatch):
     p = plugins.build()
     assert len(p.neuron) == 0 and "sdmbench-neurons" in p.disabled
     assert "sdm" in p.model
+
+
+def test_the_ann_twin_answers_to_its_old_name_with_a_deprecation_warning(sdmbench_plugins):
+    from sdmbench.configure import configure
+
+    with pytest.warns(DeprecationWarning, match="'ddpm' is deprecated; it is now 'sdm-ann'"):
+        assert sdmbench_plugins.model.get("ddpm").name == "sdm-ann"
+    with pytest.warns(DeprecationWarning):
+        config = configure(sdmbench_plugins, {"model": "ddpm", "dataset": "mnist"})
+    assert config.model == "sdm-ann" and config.neuron is None
+    assert sdmbench_plugins.model.canonical("ddpm") == "sdm-ann" and "ddpm" not in sdmbench_plugins.model.names()
