@@ -78,7 +78,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
     c, world = run.config, distributed.world()
     metrics: Dict[str, Any] = {}
     for result in scores.values():
-        metrics.update(result.finite())
+        metrics.update(result.values)  # NaN and infinities become None with the rest of the record
     return _finite({
         "schema_version": SCHEMA_VERSION, "run_id": run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -12,7 +12,6 @@ observes its own first batch and rank 0 merges the others' ``observations()``.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 from typing import Any, ContextManager, Dict, List, Optional
 
@@ -55,10 +54,6 @@ class Scores:
         scalar = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
         return cls({k: v for k, v in result.items() if scalar(v)},
                    {k: v for k, v in result.items() if not scalar(v)})
-
-    def finite(self) -> Dict[str, Optional[float]]:
-        """The values with NaN and infinities as None (records are strict JSON)."""
-        return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in self.values.items()}
 
 
 class Metric:
