@@ -35,7 +35,7 @@ def run_cmd(
     num_samples: Optional[int] = _opt("images generated for scoring", PRESET),
     train_steps: Optional[int] = _opt("optimiser steps", PRESET),
     batch_size: Optional[int] = _opt("training batch size", PRESET),
-    metrics: Optional[str] = _opt("metrics to score, comma-separated", "the default metrics: fid,energy"),
+    metrics: Optional[str] = _opt("metrics to score, comma-separated", "the default metrics: fid,kid,prc,energy"),
     extractor: Optional[str] = _opt("FID feature extractor", "the preset's, else the registry's default"),
     inception_weights: Optional[Path] = _opt("path to torch-fidelity's Inception weights", "downloaded"),
     seed: Optional[int] = _opt("random seed", "0"),
@@ -102,7 +102,8 @@ def _names(text: Optional[str], flag: str) -> Optional[List[str]]:
     return names
 
 
-SUMMARY = {"fid": "FID {:.2f}", "energy_per_image_mj": "energy {:.4f} mJ/image",
+SUMMARY = {"fid": "FID {:.2f}", "kid": "KID {:.4g}", "precision": "precision {:.3f}", "recall": "recall {:.3f}",
+           "energy_per_image_mj": "energy {:.4f} mJ/image",
            "mean_firing_rate": "mean firing rate {:.3f}"}
 
 

@@ -32,7 +32,7 @@ from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
 from sdmbench.sampling import sample, save_grid, save_samples
 from sdmbench.scoring.metric import Scores, ScoringContext
-from sdmbench.scoring.protocol import make_protocol
+from sdmbench.scoring.evaluate import evaluate
 
 
 @dataclass
@@ -248,22 +248,17 @@ def generate(run: Run, pipeline, metrics: Dict[str, Any]):
 
 def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: int):
     """The protocol and every chosen metric's scores (plus the pipeline's own, under its model's name)."""
-    c, data, extractor = run.config, pipeline.ctx.data, run.extractor
-    options = {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())}
-    protocol = make_protocol(dataset=data.name, extractor=getattr(extractor, "name", None),
-                             extractor_version=getattr(extractor, "version", None),
-                             num_samples=c.num_samples, reference_split=data.split,
-                             reference_images=min(c.reference_images, len(data)),
-                             image_size=data.image_size, sampler=c.sampler, sample_steps=c.sample_steps,
-                             sampler_options=options)
-    scoring = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
-                             sampling={"observed_images": observed, "steps": c.sample_steps},
-                             progress=run.progress)
+    c = run.config
     t0 = time.perf_counter()
-    scores = {name: Scores.of(metric.compute(scoring)) for name, metric in metrics.items()}
+    sampling = {"observed_images": observed, "steps": c.sample_steps}
+    protocol, scores = evaluate(samples, pipeline.ctx.data, c, run.extractor, metrics,
+                                sampler_options={k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())},
+                                sampling=sampling, progress=run.progress)
     extra = getattr(pipeline, "extra_metrics", None)
     if extra is not None:
-        scores[c.model] = Scores.of(extra(scoring))
+        scores[c.model] = Scores.of(extra(ScoringContext(samples=samples, data=pipeline.ctx.data,
+                                                         protocol=protocol, extractor=run.extractor,
+                                                         sampling=sampling, progress=run.progress)))
     run.timed("score_s", t0)
     return protocol, scores
 

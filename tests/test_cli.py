@@ -19,7 +19,7 @@ def test_plugins_lists_the_builtins_with_their_origin():
     assert {"if", "lif"} <= names["neuron"]
     assert {"sdm", "sdm-ann"} <= names["model"]
     assert {"mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "celeba", "lsun-bedroom"} <= names["dataset"]
-    assert {"fid", "energy"} <= names["metric"]
+    assert {"fid", "kid", "prc", "energy"} <= names["metric"]
     assert {"sdm-unet", "vq-svae", "sdid"} <= names["backbone"]
     assert {"ddpm", "absorbing"} <= names["process"] and "spiking-diffusion" in names["model"]
     if_entry = next(e for e in listing["neuron"] if e["name"] == "if")

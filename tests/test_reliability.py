@@ -167,7 +167,7 @@ def test_leaderboard_in_a_checkout_shows_the_published_board_in_80_columns(tmp_p
 def test_run_help_shows_defaults():
     code, out, err = run_cli("run", "--help")
     text = " ".join(out.replace("│", " ").split())
-    for default in ("[default: (smoke)]", "[default: (0)]", "[default: (auto)]", "fid,energy"):
+    for default in ("[default: (smoke)]", "[default: (0)]", "[default: (auto)]", "fid,kid,prc,energy"):
         assert default in text, default
 
 

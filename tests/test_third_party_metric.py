@@ -60,7 +60,7 @@ def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp
 def test_without_metrics_the_registered_defaults_run():
     from sdmbench import plugins
 
-    assert plugins.build().metric.defaults() == ["energy", "fid"]  # pixel-stats is not installed here
+    assert plugins.build().metric.defaults() == ["energy", "fid", "kid", "prc"]  # pixel-stats is not installed here
 
 
 @pytest.mark.parametrize("flag, needle", [

@@ -1,17 +1,23 @@
-"""Built-in metrics (``fid``, ``energy``) and FID feature extractors
-(``classifier``, ``inception``)."""
+"""Built-in metrics (``fid``, ``kid``, ``prc``, ``energy``) and feature
+extractors (``classifier``, ``inception``)."""
 import sdmbench
 
 from .classifier import make_classifier
 from .energy import Energy
 from .fid import FID
 from .inception import make_inception
+from .kid import KID
+from .prc import PrecisionRecall
 
 
 @sdmbench.hookimpl
 def sdmbench_register_metrics(registry):
     registry.add("fid", FID, default=True,
                  description="Frechet distance through the protocol's feature extractor (torch-fidelity)")
+    registry.add("kid", KID, default=True,
+                 description="kernel inception distance, mean and std over subsets (torch-fidelity; unbiased)")
+    registry.add("prc", PrecisionRecall, default=True,
+                 description="improved precision and recall, k = 3, equal set sizes (torch-fidelity)")
     registry.add("energy", Energy, default=True,
                  description="4.6 pJ x MACs + 0.9 pJ x SOPs over a real sampling pass, with firing rates")
 

@@ -1,5 +1,12 @@
 """Metrics: ``compute(ctx) -> Scores``, with ``higher_is_better``.
 
+Metrics that compare features (FID, KID, precision/recall) read them from
+:meth:`ScoringContext.features`, computed once per scoring pass and shared.
+A metric's own settings that change its value (KID's subset size, the
+precision/recall neighbourhood) come from :meth:`Metric.settings` and are
+recorded in the protocol, so records scored differently are never ranked
+together.
+
 A metric returns its scalar values apart from its details: the values are
 recorded under ``record["metrics"]`` (what leaderboards rank and plot), the
 details under ``record["details"][<metric name>]`` (per-layer counts, firing
@@ -13,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, ContextManager, Dict, List, Optional
+from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -34,6 +41,23 @@ class ScoringContext:
     extractor: Optional[FeatureExtractor] = None
     sampling: Dict[str, Any] = field(default_factory=dict)  # steps, images observed
     progress: Any = None
+    _features: Optional[Tuple[torch.Tensor, torch.Tensor]] = field(default=None, init=False, repr=False)
+
+    def features(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(generated, reference)`` features, float64 ``[N, D]``: the samples' and the first
+        ``protocol['reference_images']`` images of the reference split, through the extractor
+        (computed on the first call, shared by every metric after it)."""
+        if self._features is None:
+            if self.extractor is None:
+                raise RuntimeError("this metric reads features, but the protocol has no feature extractor")
+            p = self.protocol
+            reference = self.data.first(p["reference_images"], size=p["image_size"])
+            task = self.progress.add_task(f"{self.extractor.name} features",
+                                          total=len(reference) + len(self.samples)) if self.progress else None
+            advance = (lambda n: self.progress.update(task, advance=n)) if task is not None else None
+            real = self.extractor(reference, on_batch=advance)
+            self._features = (self.extractor(self.samples, on_batch=advance), real)
+        return self._features
 
 
 @dataclass
@@ -62,6 +86,10 @@ class Metric:
     #: whether ``compute`` reads ``ctx.extractor`` (the protocol's feature extractor is built only when a
     #: chosen metric needs it)
     needs_features: bool = True
+
+    def settings(self, num_samples: int, reference_images: int) -> Dict[str, Any]:
+        """The settings that change this metric's value at this sample size (recorded in the protocol)."""
+        return {}
 
     def observe(self, backbone: nn.Module) -> ContextManager:
         return contextlib.nullcontext()

@@ -4,7 +4,8 @@ A protocol has two parts, both stored in every record:
 
 - the *scoring* fields, what FID is measured against: dataset, feature
   extractor (name and weights version), number of generated samples, reference
-  split and its size, image size. Records are ranked only against records with
+  split and its size, image size, and each metric's own settings (KID's
+  subset size, the precision/recall neighbourhood). Records are ranked only against records with
   the same :func:`protocol_key`, which covers exactly these fields.
 - the *generation* fields: sampler, its steps and options (a temperature, ...).
   They are part of the method being compared, not of the measuring stick: the
@@ -18,12 +19,13 @@ import json
 from typing import Any, Dict
 
 SCORING_FIELDS = ("dataset", "extractor", "extractor_version", "num_samples", "reference_split",
-                  "reference_images", "image_size")
+                  "reference_images", "image_size", "metric_settings")
 GENERATION_FIELDS = ("sampler", "sample_steps", "sampler_options")
 FIELDS = SCORING_FIELDS + GENERATION_FIELDS
 
 
 def make_protocol(**values: Any) -> Dict[str, Any]:
+    values.setdefault("metric_settings", {})
     missing = [f for f in FIELDS if f not in values]
     if missing:
         raise ValueError(f"protocol lacks {missing}")
