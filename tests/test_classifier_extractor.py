@@ -11,8 +11,8 @@ import fake_data
 
 @pytest.fixture
 def fast_recipe(monkeypatch):
-    monkeypatch.setitem(classifier.RECIPE, "steps", 3)
-    monkeypatch.setitem(classifier.RECIPE, "batch_size", 8)
+    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 3)
+    monkeypatch.setattr(classifier.SMALL_CNN, "batch_size", 8)
 
 
 def kmnist(root, seed):
@@ -57,3 +57,24 @@ def test_datasets_without_labels_point_to_inception(tmp_path):
 def test_inception_without_weights_offline_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
         plugins.get().extractor.get("inception")(None, inception_weights=str(tmp_path / "missing.pth"))
+
+
+def test_the_second_extractor_is_another_network_trained_from_another_seed(tmp_path, fast_recipe, monkeypatch):
+    monkeypatch.setattr(classifier.RESNET, "steps", 3)
+    monkeypatch.setattr(classifier.RESNET, "batch_size", 8)
+    data = kmnist(tmp_path / "a", seed=1)
+    cnn, resnet = classifier.make_classifier(data), classifier.make_resnet_classifier(data)
+    images = data.first(5)
+    assert (cnn.name, resnet.name) == ("classifier", "classifier-resnet")
+    assert cnn(images).shape == (5, 128) and resnet(images).shape == (5, 256)
+    assert cnn.version != resnet.version and classifier.RESNET.seed != classifier.SMALL_CNN.seed
+    assert len(list((classifier.cache_dir() / "classifier").glob("*kmnist-train-*.pt"))) == 2
+    monkeypatch.setattr(classifier, "train_classifier", lambda *a, **k: pytest.fail("retrained"))
+    again = classifier.make_resnet_classifier(data)  # from the cache, in eval mode: the same features
+    assert again.version == resnet.version and torch.equal(again(images), resnet(images))
+
+
+def test_both_extractors_are_registered_and_the_first_is_the_default():
+    registry = plugins.get().extractor
+    assert {"classifier", "classifier-resnet"} <= set(registry.names())
+    assert registry.default("extractor") == "classifier"

@@ -208,7 +208,7 @@ def test_smoke_run_records_ann_and_converted_fid_and_energy(tmp_path):
 
 @pytest.fixture
 def tiny_conversion(tmp_path, monkeypatch):
-    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
 
     def run(resume=None, rerun=None, **overrides):
         settings = dict(model="sdm-converted", dataset="mnist", split="test", data_root=str(SHARED_DATA),

@@ -37,7 +37,7 @@ def weights(folder):
 
 @needs_shared_mnist
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
-    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     flags = {"data_root": str(SHARED_DATA), "device": "cpu", "threads": 1}
     whole = execute(resolve(SETTINGS, {**flags, "results_dir": str(tmp_path / "whole")}), log=lambda *a: None).folder
 
@@ -78,7 +78,7 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_chec
         return loss * float("nan") if calls["n"] > 60 else loss
 
     monkeypatch.setattr(GaussianDiffusion, "loss", loss_that_explodes)
-    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     config = resolve(SETTINGS, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), "device": "cpu"})
     with pytest.raises(UsageError, match=r"diverged.*step 60.*last good checkpoint \(step 50\)"):
         execute(config, log=lambda *a: None).folder

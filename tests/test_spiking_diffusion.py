@@ -147,7 +147,7 @@ def test_sdid_gives_logits_per_token():
 
 @needs_shared_mnist
 def test_two_stages_recorded_and_the_second_reruns_alone(tmp_path, monkeypatch):
-    monkeypatch.setitem(classifier.RECIPE, "steps", 5)
+    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     tiny = dict(image_size=16, T=2, backbone=dict(autoencoder=dict(num_codes=8, code_dim=4, widths=(8, 8)),
                                                   denoiser=dict(widths=(8, 8, 8, 8, 8))),
                 train_steps=3, batch_size=8, sample_steps=4, num_samples=16, sample_batch_size=16,

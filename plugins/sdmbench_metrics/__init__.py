@@ -2,7 +2,7 @@
 extractors (``classifier``, ``inception``)."""
 import sdmbench
 
-from .classifier import make_classifier
+from .classifier import make_classifier, make_resnet_classifier
 from .energy import Energy
 from .fid import FID
 from .inception import make_inception
@@ -26,5 +26,7 @@ def sdmbench_register_metrics(registry):
 def sdmbench_register_extractors(registry):
     registry.add("classifier", make_classifier, default=True,
                  description="small CNN trained by sdmbench on the dataset (fixed seed, cached); works offline")
+    registry.add("classifier-resnet", make_resnet_classifier,
+                 description="a second view: small pre-activation ResNet trained by sdmbench (seed 1, cached)")
     registry.add("inception", make_inception,
                  description="torch-fidelity InceptionV3 (TF-FID weights): the standard FID")
