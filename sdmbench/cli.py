@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from sdmbench import __version__, cli_leaderboard, cli_run  # noqa: F401  (their commands join the app)
+from sdmbench import __version__, cli_leaderboard, cli_run, cli_score  # noqa: F401  (their commands join the app)
 from sdmbench import plugins as plugin_loader
 from sdmbench.console import PLURAL, app, out, progress_bars, warn_failures
 from sdmbench.errors import UsageError

@@ -57,14 +57,14 @@ def _summary(training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     return {"steps": steps, "final_loss": last[-1]["final_loss"] if last else None}
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
     """``value`` with every NaN or infinity inside it as None (records are strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
@@ -79,7 +79,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
     metrics: Dict[str, Any] = {}
     for result in scores.values():
         metrics.update(result.values)  # NaN and infinities become None with the rest of the record
-    return _finite({
+    return finite({
         "schema_version": SCHEMA_VERSION, "run_id": run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": c.model, "neuron": c.neuron if run.recipe.spiking else None, "dataset": protocol["dataset"],

@@ -48,9 +48,11 @@ def batch_sizes(config: RunConfig) -> list:
 
 @torch.no_grad()
 def sample(pipeline, config: RunConfig, metrics: Sequence, progress=None,
-           label: str = "sample") -> Tuple[torch.Tensor, int]:
+           label: str = "sample", first_batch: int = 0) -> Tuple[torch.Tensor, int]:
     """``config.num_samples`` uint8 images ``[N, C, H, W]`` and how many images
-    the metrics observed (the first batch of each rank).
+    the metrics observed (the first batch of each rank); from ``first_batch``
+    on, the later batches alone (``sdmbench score`` extending a run's samples:
+    batch ``i`` is the same images whichever call makes it).
 
     Batch ``i`` has its own generator (:func:`sample_seed`); under torchrun rank
     ``r`` generates the batches ``i = r mod world size`` and rank 0 gets every
@@ -58,7 +60,7 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress=None,
     observations are summed over ranks (``Metric.merge``)."""
     world = distributed.world()
     batches = batch_sizes(config)
-    mine = [i for i in range(len(batches)) if i % world.size == world.rank]
+    mine = [i for i in range(first_batch, len(batches)) if i % world.size == world.rank]
     pipeline.prepare_sampling()
     task = progress.add_task(label, total=len(mine) * config.sample_steps) if progress else None
     on_step = (lambda n: progress.update(task, advance=n)) if task is not None else None

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from sdmbench import plugins
+from sdmbench import leaderboard, plugins
 from sdmbench.checkpoint import StepCheckpoint, load_state
 from sdmbench.configure import configure
 from sdmbench.errors import UsageError
@@ -132,17 +132,17 @@ def test_a_stage_that_ends_above_its_first_loss_is_marked_diverged():
 
 
 def test_a_diverged_record_is_shown_but_never_ranked():
-    from sdmbench import leaderboard
     from test_leaderboard import record
 
-    rows = leaderboard.rows([record("good", 40.0), dict(record("bad", 10.0), diverged=True), record("ok", 50.0)])
-    assert [(r["run_id"], r["rank"]) for r in rows] == [("good", 1), ("ok", 2), ("bad", "diverged")]
+    rows = leaderboard.rows([record("good", 40.0, model="a"), dict(record("bad", 10.0, model="b"), diverged=True),
+                             record("ok", 50.0, model="c")])
+    assert [(r["run_ids"], r["rank"]) for r in rows] == [(["good"], "1"), (["ok"], "2"), (["bad"], "diverged")]
 
 
 def test_records_are_strict_json(tmp_path):
-    from sdmbench.records import _finite
+    from sdmbench.records import finite
 
-    assert _finite({"a": [1.0, math.inf], "b": {"c": math.nan}}) == {"a": [1.0, None], "b": {"c": None}}
+    assert finite({"a": [1.0, math.inf], "b": {"c": math.nan}}) == {"a": [1.0, None], "b": {"c": None}}
     with pytest.raises(ValueError):
         write_json_atomic(tmp_path / "x.json", {"threshold": math.inf})
     assert not list(tmp_path.iterdir())
@@ -159,9 +159,9 @@ def test_leaderboard_in_a_checkout_shows_the_published_board_in_80_columns(tmp_p
     assert code == 0, err
     assert "showing the published leaderboard in leaderboard/" in err
     assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
-    published = [json.loads(p.read_text()) for p in (REPO / "leaderboard").glob("*/record.json")]
-    for fid in {round(r["metrics"]["fid"], 2) for r in published}:  # every FID in full
-        assert f"{fid}" in out
+    code, listing, _ = run_cli("leaderboard", "--results-dir", str(REPO / "leaderboard"), "--format", "json")
+    for entry in json.loads(listing):  # every entry's FID in full, with its interval
+        assert leaderboard.display(entry, "fid") in out
 
 
 def test_run_help_shows_defaults():

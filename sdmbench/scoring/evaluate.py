@@ -27,17 +27,23 @@ def metric_settings(metrics: Dict[str, Metric], num_samples: int, reference_imag
     return out
 
 
+def protocol_for(num_samples: int, data, config, extractor, metrics: Dict[str, Metric],
+                 sampler_options: Dict[str, Any]) -> Dict[str, Any]:
+    """The protocol of scoring ``num_samples`` samples made under ``config`` against ``data``."""
+    reference = min(config.reference_images, len(data))
+    return make_protocol(dataset=data.name, extractor=getattr(extractor, "name", None),
+                         extractor_version=getattr(extractor, "version", None),
+                         num_samples=num_samples, reference_split=data.split, reference_images=reference,
+                         image_size=data.image_size, sampler=config.sampler,
+                         sample_steps=config.sample_steps, sampler_options=sampler_options,
+                         metric_settings=metric_settings(metrics, num_samples, reference))
+
+
 def evaluate(samples: torch.Tensor, data, config, extractor, metrics: Dict[str, Metric], *,
              sampler_options: Dict[str, Any], sampling: Dict[str, Any],
              progress=None) -> Tuple[Dict[str, Any], Dict[str, Scores]]:
     """``(protocol, scores)`` of ``samples`` (uint8 ``[N, C, H, W]``) made under ``config``."""
-    reference = min(config.reference_images, len(data))
-    protocol = make_protocol(dataset=data.name, extractor=getattr(extractor, "name", None),
-                             extractor_version=getattr(extractor, "version", None),
-                             num_samples=len(samples), reference_split=data.split, reference_images=reference,
-                             image_size=data.image_size, sampler=config.sampler,
-                             sample_steps=config.sample_steps, sampler_options=sampler_options,
-                             metric_settings=metric_settings(metrics, len(samples), reference))
+    protocol = protocol_for(len(samples), data, config, extractor, metrics, sampler_options)
     ctx = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
                          sampling=sampling, progress=progress)
     return protocol, {name: Scores.of(metric.compute(ctx)) for name, metric in metrics.items()}

@@ -1,0 +1,77 @@
+"""``sdmbench score``: rescore finished runs under another protocol."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from sdmbench import plugins as plugin_loader
+from sdmbench.console import app, err, out, progress_bars, warn_failures
+from sdmbench.errors import UsageError
+
+
+@app.command("score")
+def score_cmd(
+    run_dirs: List[Path] = typer.Argument(..., help="finished run folders (each with record.json)"),
+    extractor: Optional[str] = typer.Option(None, help="feature extractor", show_default="the run's own"),
+    num_samples: Optional[int] = typer.Option(None, help="samples to score; more than the run kept are generated "
+                                                         "from its saved weights", show_default="the run's own"),
+    metrics: Optional[str] = typer.Option(None, help="metrics, comma-separated",
+                                          show_default="the default metrics that read samples: fid,kid,prc"),
+    inception_weights: Optional[Path] = typer.Option(None, help="torch-fidelity's Inception weights file"),
+    data_root: Optional[Path] = typer.Option(None, help="folder with datasets", show_default="the run's own"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
+):
+    """Score finished runs again under another protocol (extractor, N, metrics); the new scores join
+    each record beside the old ones, which stay as they were."""
+    import torch
+
+    from sdmbench.cli_run import _names
+    from sdmbench.rescore import check, observes_sampling, rescore
+    from sdmbench.runner import pick_device
+    from sdmbench.scoring.protocol import describe
+
+    plugins = plugin_loader.get()
+    warn_failures(plugins)
+    if num_samples is not None and num_samples < 2:
+        raise UsageError(f"--num-samples must be at least 2, got {num_samples}")
+    if inception_weights is not None and not inception_weights.is_file():
+        raise UsageError(f"--inception-weights {inception_weights}: no such file")
+    names = _metric_names(plugins, _names(metrics, "--metrics"), observes_sampling)
+    if extractor is not None:
+        extractor = plugins.extractor.get(extractor).name
+    targets = [check(folder, num_samples) for folder in run_dirs]  # every folder checked before any work
+    for t in targets:
+        plugins.model.get(t.config.model)
+        plugins.dataset.get(t.config.dataset)
+    chosen_device = pick_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    for t in targets:
+        with progress_bars() as progress:
+            entry = rescore(t, plugins, extractor or t.config.extractor, names, num_samples, chosen_device,
+                            progress, err.print, str(data_root) if data_root else None,
+                            str(inception_weights) if inception_weights else None)
+        run_id = t.record["run_id"]
+        if entry is None:
+            out.print(f"{run_id}: already scored under this protocol; the record is unchanged")
+            continue
+        shown = " · ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items() if isinstance(v, (int, float)))
+        out.print(f"{run_id}: {shown or 'no scores'}  [protocol {entry['protocol_key']}: "
+                  f"{describe(entry['protocol'])}]")
+
+
+def _metric_names(plugins, names, observes_sampling) -> List[str]:
+    """The chosen metrics, checked: each registered, none measured during sampling."""
+    if names is None:
+        names = [n for n in plugins.metric.defaults() if not observes_sampling(plugins.metric.get(n)())]
+    checked = []
+    for name in names:
+        entry = plugins.metric.get(name)
+        if observes_sampling(entry()):
+            raise UsageError(f"metric '{entry.name}' is measured while a run samples and stays as the run "
+                             "recorded it; leave it out of --metrics")
+        checked.append(entry.name)
+    return checked

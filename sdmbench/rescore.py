@@ -1,0 +1,172 @@
+"""Rescoring finished runs under another protocol (``sdmbench score``).
+
+A run keeps its samples (``samples.npz``) and its weights
+(``stage-<name>.pt``). :func:`check` reads and validates everything one
+rescoring needs before any work starts; :func:`rescore` then scores the
+first N samples under the chosen extractor and metrics. When N is more than
+the run kept, the pipeline is rebuilt from its saved weights and generates
+the missing batches only: batch ``i`` is seeded by
+:func:`sdmbench.sampling.sample_seed`, so the extended set is exactly what a
+run with that N would have generated, and ``samples.npz`` grows in place
+(its first images unchanged).
+
+The new scores are appended to ``record["rescores"]`` under their protocol;
+the record's own ``protocol`` and ``metrics`` are never changed, and a
+protocol the record already holds is not scored twice. Metrics measured
+during the sampling pass (``energy``) describe the generation, not the
+samples: they stay as the run recorded them and cannot be chosen here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from sdmbench.config import RunConfig
+from sdmbench.errors import UsageError
+from sdmbench.records import (CONFIG_FILE, READABLE_VERSIONS, RECORD_FILE, finite, git_commit, upgrade,
+                              write_json_atomic)
+from sdmbench.sampling import save_samples
+from sdmbench.scoring.metric import Metric
+from sdmbench.scoring.protocol import protocol_key
+
+SAMPLES_FILE = "samples.npz"
+
+
+@dataclass
+class Target:
+    """One run folder, checked: its record, config, kept samples (uint8 NCHW) and whether it has weights."""
+
+    folder: Path
+    record: Dict[str, Any]
+    config: RunConfig
+    samples: Optional[torch.Tensor]
+    stages: List[Path]
+
+
+def observes_sampling(metric: Metric) -> bool:
+    return type(metric).observe is not Metric.observe
+
+
+def _read_json(path: Path, what: str) -> Dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path.parent}: no {path.name}; pass a finished run folder (one with {RECORD_FILE})") \
+            from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: unreadable {what} ({exc})") from None
+
+
+def read_samples(path: Path) -> Optional[torch.Tensor]:
+    """A run's ``samples.npz`` as uint8 ``[N, C, H, W]`` (None when absent); read without pickle."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            array = archive["arr_0"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"{path}: not a samples archive ({str(exc)[:80]}); delete it to regenerate from "
+                         "the run's weights") from None
+    if array.dtype != np.uint8 or array.ndim != 4:
+        raise UsageError(f"{path}: expected uint8 [N, H, W, C] images under arr_0, got {array.dtype} {array.shape}")
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+def check(folder: Path, num_samples: Optional[int]) -> Target:
+    """Everything rescoring ``folder`` needs, read and checked (a one-line error otherwise)."""
+    from sdmbench.runner import check_saved_state
+
+    record = _read_json(folder / RECORD_FILE, "record")
+    if record.get("schema_version") not in READABLE_VERSIONS:
+        raise UsageError(f"{folder}: record schema {record.get('schema_version')} is not one of "
+                         f"{READABLE_VERSIONS}; upgrade sdmbench")
+    config = RunConfig.from_dict(_read_json(folder / CONFIG_FILE, "config"))
+    samples = read_samples(folder / SAMPLES_FILE)
+    stages = sorted(folder.glob("stage-*.pt"))
+    have = 0 if samples is None else len(samples)
+    want = wanted(num_samples, samples, config)
+    if want > have and not stages:
+        if samples is None:
+            raise UsageError(f"{folder}: the run keeps no samples.npz and no saved weights (stage-*.pt); runs "
+                             "made before sdmbench kept samples cannot be rescored")
+        raise UsageError(f"{folder}: the run kept {have} samples and has no saved weights (stage-*.pt) to "
+                         f"generate {want} from; rescore it with --num-samples {have} or less")
+    if want > have:
+        check_saved_state(folder, "score")
+    return Target(folder, upgrade(record), config, samples, stages)
+
+
+def wanted(num_samples: Optional[int], samples: Optional[torch.Tensor], config: RunConfig) -> int:
+    """N: the one asked for, else as many as the run kept, else the run's own ``num_samples``."""
+    return num_samples or (len(samples) if samples is not None else config.num_samples)
+
+
+def extend(target: Target, n: int, plugins, device, progress=None, log=print) -> torch.Tensor:
+    """``n`` samples: the kept ones, plus batches generated from the run's saved weights."""
+    from sdmbench.checkpoint import load_state
+    from sdmbench.runner import Run, build_pipeline
+    from sdmbench.sampling import sample
+
+    have = 0 if target.samples is None else len(target.samples)
+    if n <= have:
+        return target.samples[:n]
+    config = dataclasses.replace(target.config, num_samples=n)
+    first = have // config.sample_batch_size  # a last, partial batch is made again whole
+    recipe = plugins.model.get(config.model)()
+    run = Run(config, plugins, recipe, device, target.record["run_id"], target.folder, progress, log)
+    pipeline = build_pipeline(run)
+    for stage in pipeline.stages:
+        pipeline.load_stage(stage, load_state(target.folder / f"stage-{stage}.pt", device, "score"))
+    new, _ = sample(pipeline, config, [], progress, label=f"sample {n - have} more", first_batch=first)
+    kept = target.samples[:first * config.sample_batch_size] if target.samples is not None \
+        else torch.empty((0, *new.shape[1:]), dtype=torch.uint8)
+    samples = torch.cat([kept, new])
+    save_samples(samples, target.folder / SAMPLES_FILE)
+    return samples
+
+
+def known_keys(record: Dict[str, Any]) -> List[str]:
+    return [record.get("protocol_key")] + [r["protocol_key"] for r in record.get("rescores", [])]
+
+
+def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str], num_samples: Optional[int],
+            device, progress=None, log=print, data_root: Optional[str] = None,
+            inception_weights: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """Score ``target`` under the chosen protocol and append it to its record; None when the record
+    already holds that protocol (nothing changes)."""
+    from sdmbench.scoring.evaluate import evaluate, protocol_for
+
+    config = target.config
+    data = plugins.dataset.get(config.dataset)(data_root or config.data_root, config.split, config.image_size)
+    metrics = {name: plugins.metric.get(name)() for name in metric_names}
+    extractor = plugins.extractor.get(extractor_name)(data, device=device, progress=progress,
+                                                      inception_weights=inception_weights) \
+        if any(m.needs_features for m in metrics.values()) else None
+    n = wanted(num_samples, target.samples, config)
+    options = target.record["protocol"].get("sampler_options") or {}
+    if protocol_key(protocol_for(n, data, config, extractor, metrics, options)) in known_keys(target.record):
+        return None
+    samples = extend(target, n, plugins, device, progress, log)
+    if samples.shape[1:] != (data.channels, data.image_size, data.image_size):
+        raise UsageError(f"{target.folder}: samples of shape {tuple(samples.shape[1:])} do not match "
+                         f"{data.name} at {data.image_size}px")
+    protocol, scores = evaluate(samples, data, config, extractor, metrics, sampler_options=options,
+                                sampling={"steps": config.sample_steps}, progress=progress)
+    values: Dict[str, Any] = {}
+    for result in scores.values():
+        values.update(result.values)
+    entry = {"protocol": protocol, "protocol_key": protocol_key(protocol), "metrics": values,
+             "details": {name: s.details for name, s in scores.items() if s.details},
+             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+             "git_commit": git_commit()}
+    record = finite(dict(target.record, rescores=target.record.get("rescores", []) + [entry]))
+    write_json_atomic(target.folder / RECORD_FILE, record)
+    target.record = record
+    return entry
