@@ -33,7 +33,8 @@ def leaderboard_cmd(
     records, problems = load_records(folder)
     for p in problems:
         print(f"warning: skipped unreadable record {p}", file=sys.stderr)
-    table = leaderboard.rows(records, dataset, aliases=plugin_loader.get().model.aliases())
+    plugins = plugin_loader.get()
+    table = leaderboard.rows(records, dataset, aliases=plugins.model.aliases(), preset_of=preset_config(plugins))
     if not table:
         print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)
     if fmt == "table":
@@ -45,6 +46,34 @@ def leaderboard_cmd(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+def preset_config(plugins):
+    """``preset_of(record)``: the config the record's model, neuron, dataset, preset and options make with
+    no other setting, its ``options`` the model's defaults (what an entry's name shows the record's
+    options against); None when its model is not installed or refuses them."""
+    import json
+
+    from sdmbench.configure import configure
+
+    cache = {}
+
+    def preset_of(record):
+        c = record.get("config") or {}
+        key = json.dumps([record["model"], c.get("neuron"), c.get("dataset"), c.get("preset"), c.get("options")],
+                         sort_keys=True, default=str)
+        if key not in cache:
+            overrides = {"model": record["model"], "neuron": c.get("neuron"), "dataset": c.get("dataset"),
+                         "preset": c.get("preset")}
+            try:
+                own = plugins.model.get(record["model"])().options
+                options = {k: v for k, v in (c.get("options") or {}).items() if k in own}
+                cache[key] = dict(configure(plugins, overrides, options).to_dict(), options=dict(own))
+            except UsageError:
+                cache[key] = None
+        return cache[key]
+
+    return preset_of
 
 
 PUBLISHED = Path("leaderboard")  # the published board, in a checkout of the repository

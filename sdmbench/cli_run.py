@@ -39,6 +39,8 @@ def run_cmd(
     extractor: Optional[str] = _opt("FID feature extractor", "the preset's, else the registry's default"),
     inception_weights: Optional[Path] = _opt("path to torch-fidelity's Inception weights", "downloaded"),
     seed: Optional[int] = _opt("random seed", "0"),
+    seeds: Optional[str] = typer.Option(None, help="several seeds, one run each, e.g. 0,1,2 or 0-4; the "
+                                                   "leaderboard shows them as one entry with a 95% interval"),
     device: Optional[str] = _opt("auto, cpu or cuda", "auto"),
     threads: Optional[int] = _opt("CPU threads for torch", "torch's choice"),
     data_root: Optional[Path] = _opt("folder with datasets", "$SDMBENCH_DATA, then known places"),
@@ -82,15 +84,57 @@ def run_cmd(
         base = saved_config(resume)
         check_saved_state(resume)
         overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
-    config = configure(plugins, overrides, parse_settings(settings), base=base)
+    chosen = parse_seeds(seeds, seed, resume or init_from)
+    configs = [configure(plugins, dict(overrides, seed=s), parse_settings(settings), base=base) for s in chosen]
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
-        execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
+        for config in configs:
+            execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
         return
-    with progress_bars() as progress:
-        result = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume, rerun=rerun)
-    out.print(_summary(result.record))
-    out.print(f"record: {result.folder / 'record.json'}")
-    out.print(f"samples: {result.folder / 'samples.png'}")
+    records = []
+    for config in configs:
+        if len(configs) > 1:
+            err.print(f"seed {config.seed} ({len(records) + 1} of {len(configs)})")
+        with progress_bars() as progress:
+            result = execute(config, progress=progress, plugins=plugins, log=err.print, resume=resume,
+                             rerun=rerun)
+        records.append(result.record)
+        out.print(_summary(result.record))
+        out.print(f"record: {result.folder / 'record.json'}")
+        out.print(f"samples: {result.folder / 'samples.png'}")
+    if len(records) > 1:
+        out.print(_over_seeds(records))
+
+
+def parse_seeds(text: Optional[str], seed: Optional[int], existing) -> List[Optional[int]]:
+    """``--seeds 0,1,2`` or ``0-4`` as a list (``[seed]`` without it)."""
+    if text is None:
+        return [seed]
+    if seed is not None:
+        raise UsageError("pass --seed N or --seeds LIST, not both")
+    if existing:
+        raise UsageError("--seeds starts new runs; it does not go with --resume or --init-from")
+    chosen = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, dash, high = part.partition("-")
+        try:
+            chosen += list(range(int(low), int(high) + 1)) if dash else [int(part)]
+        except ValueError:
+            raise UsageError(f"--seeds takes whole numbers and ranges, e.g. 0,1,2 or 0-4; got '{text}'") from None
+    if not chosen or len(set(chosen)) != len(chosen):
+        raise UsageError(f"--seeds needs distinct seeds, e.g. 0,1,2; got '{text}'")
+    return chosen
+
+
+def _over_seeds(records: List[dict]) -> str:
+    """The headline values over the seeds: mean ± half-width of the 95% interval."""
+    from sdmbench.stats import estimate
+
+    parts = []
+    for key, label in (("fid", "FID"), ("kid", "KID"), ("energy_per_image_mj", "mJ/image")):
+        est = estimate([r["metrics"].get(key) for r in records])
+        if est is not None:
+            parts.append(f"{label} {est.mean:.4g} ± {est.half_width:.2g}")
+    return f"over {len(records)} seeds (mean ± 95% interval): " + " · ".join(parts)
 
 
 def _names(text: Optional[str], flag: str) -> Optional[List[str]]:

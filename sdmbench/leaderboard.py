@@ -1,11 +1,14 @@
-"""The leaderboard: records ranked by FID within (dataset, protocol).
+"""The leaderboard: seed-aggregated entries ranked by FID within (dataset, protocol).
 
-Records made under different protocols are shown in separate groups and
-never ranked together. A run whose training diverged (``record["diverged"]``)
-is listed with rank ``diverged`` after the ranked runs, never ranked. Text
-from records is made safe for every format: control characters become
-spaces, markdown escapes ``|`` and HTML, csv cells cannot start a formula.
-Formats: a rich table, markdown, csv, json.
+Entries come from :mod:`sdmbench.entries` (runs differing only in their
+seed, one entry: mean, 95% interval, number of seeds, rank range). Records
+made under different protocols are shown in separate groups and never
+ranked together; trials (runs off their preset) and diverged runs are
+listed after the ranked entries, never ranked. Text from records is made
+safe for every format: control characters become spaces, markdown escapes
+``|`` and HTML, csv cells cannot start a formula. Formats: a rich table,
+markdown, csv, json; each carries the mean, the interval, the seeds and
+the rank range.
 """
 from __future__ import annotations
 
@@ -14,46 +17,46 @@ import html
 import io
 import json
 import re
-from collections import defaultdict
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
+from sdmbench.entries import GENERATION, QUALITY, RANKED, TRIAL, Entry, entries
 from sdmbench.scoring.protocol import describe, describe_sampler
 
-COLUMNS = ("rank", "model", "neuron", "T", "fid", "energy_mj_per_image", "mean_firing_rate", "sampler",
-           "parameters_m", "train_steps", "run_id")
+#: what each value is called in a row (the run's energy keeps its earlier column name)
+NAMES = {"energy_per_image_mj": "energy_mj_per_image"}
+DIGITS = {"fid": 2, "kid": 4, "precision": 3, "recall": 3, "energy_per_image_mj": 4, "mean_firing_rate": 3}
+COLUMNS = ("rank", "model", "neuron", "T", "seeds", "fid", "kid", "precision", "recall", "energy_mj_per_image",
+           "mean_firing_rate", "sampler", "parameters_m", "train_steps", "run_ids")
+SECTIONS = {RANKED: "Ranked (on their preset)", TRIAL: "Trials (off their preset; not ranked)",
+            "diverged": "Diverged (training blew up; not ranked)"}
 
 
-def rows(records: List[Dict[str, Any]], dataset: str | None = None,
-         aliases: Dict[str, str] | None = None) -> List[Dict[str, Any]]:
-    """One row per record, with its group (dataset + protocol) and rank;
-    ``aliases`` maps deprecated model names to their current ones."""
-    groups: Dict[tuple, list] = defaultdict(list)
-    aliases = aliases or {}
-    for r in records:
-        r = dict(r, model=aliases.get(r["model"], r["model"]))
-        if dataset and r.get("dataset") != dataset:
-            continue
-        groups[(r["dataset"], r["protocol_key"])].append(r)
-    out = []
-    for (ds, key), members in sorted(groups.items()):
-        members.sort(key=lambda r: (bool(r.get("diverged")), r["metrics"].get("fid") is None,
-                                    r["metrics"].get("fid") or 0.0))
-        for rank, r in enumerate(members, 1):
-            out.append(_row(ds, key, "diverged" if r.get("diverged") else rank, r))
-    return out
+def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
+         preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> List[Dict[str, Any]]:
+    """One row per entry (see :func:`sdmbench.entries.entries`), flat and escaped, in display order."""
+    return [_row(e) for e in entries(records, dataset, aliases, preset_of)]
 
 
-def _row(dataset: str, key: str, rank, r: Dict[str, Any]) -> Dict[str, Any]:
-    m = r["metrics"]
-    return {
-        "dataset": _text(dataset), "protocol_key": _text(key), "protocol": _text(describe(r["protocol"])),
-        "rank": rank, "model": _text(r["model"]), "neuron": _text(r.get("neuron") or "-"), "T": r["T"],
-        "fid": _round(m.get("fid"), 2), "energy_mj_per_image": _round(m.get("energy_per_image_mj"), 4),
-        "mean_firing_rate": _round(m.get("mean_firing_rate"), 3),
-        "sampler": _text(describe_sampler(r["protocol"])),
-        "parameters_m": _round(r["parameters"] / 1e6, 3), "train_steps": r["training"]["steps"],
-        "run_id": _text(r["run_id"]),
+def _row(e: Entry) -> Dict[str, Any]:
+    r = e.first
+    row = {
+        "dataset": _text(e.dataset), "protocol_key": _text(e.protocol_key), "protocol": _text(describe(e.protocol)),
+        "section": e.section, "rank": e.rank if e.section == RANKED else e.section,
+        "model": _text(e.label),
+        "neuron": _text(e.neuron or "-"), "T": r["T"], "seeds": len(e.records), "single_seed": len(e.records) == 1,
+        "seed_list": e.seeds,
     }
+    for key in QUALITY + GENERATION:
+        est, name, digits = e.values.get(key), NAMES.get(key, key), DIGITS[key]
+        row[name] = _round(est.mean if est else None, digits)
+        row[f"{name}_ci_low"] = _round(est.low if est and est.n > 1 else None, digits)
+        row[f"{name}_ci_high"] = _round(est.high if est and est.n > 1 else None, digits)
+    row.update({
+        "sampler": _text(describe_sampler(e.protocol)), "parameters_m": _round(r["parameters"] / 1e6, 3),
+        "train_steps": r["training"]["steps"], "changes": _text(", ".join(f"{k}={v}" for k, v in e.changes.items())),
+        "run_ids": [_text(x["run_id"]) for x in e.records],
+    })
+    return row
 
 
 def _text(value: Any) -> str:
@@ -76,31 +79,68 @@ def _round(x, digits):
 
 
 def _cell(v) -> str:
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v) or "-"
     return "-" if v is None else str(v)
 
 
-def to_markdown(table: List[Dict[str, Any]]) -> str:
-    lines = ["# sdmbench leaderboard", "",
-             "Ranked by FID within each dataset and scoring protocol; runs under different protocols are "
-             "never ranked together. Energy is per generated image (4.6 pJ/MAC, 0.9 pJ/SOP).", ""]
-    current = None
+def display(row: Dict[str, Any], column: str) -> str:
+    """A cell as shown: a value with its interval as ``mean ± half-width``; seeds marked when single."""
+    if column == "seeds":
+        return f"{row['seeds']} (single)" if row["single_seed"] else str(row["seeds"])
+    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    if low is not None and high is not None and row.get(column) is not None:
+        digits = DIGITS.get(next((k for k, v in NAMES.items() if v == column), column), 3)
+        return f"{row[column]} ± {round((high - low) / 2, digits)}"
+    return _cell(row[column])
+
+
+def _columns(section: str) -> tuple:
+    return COLUMNS + ("changes",) if section == TRIAL else COLUMNS
+
+
+def _sections(table: List[Dict[str, Any]]):
+    """``(dataset, protocol_key, section, rows)`` in display order."""
+    out: list = []
     for row in table:
-        group = (row["dataset"], row["protocol_key"])
-        if group != current:
-            current = group
-            lines += ["", f"### {_md(row['dataset'])} — protocol `{_md(row['protocol_key'])}`", "",
-                      f"{_md(row['protocol'])}", "",
-                      "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines.append("| " + " | ".join(_md(_cell(row[c])) for c in COLUMNS) + " |")
+        group = (row["dataset"], row["protocol_key"], row["section"])
+        if not out or out[-1][:3] != group:
+            out.append((*group, []))
+        out[-1][3].append(row)
+    return out
+
+
+INTRO = ("Entries are runs that differ only in their seed: each value is the mean over the seeds ± the "
+         "half-width of its 95% confidence interval (Student's t); a single seed has no interval. Rank "
+         "ranges come from the FID intervals: entries whose intervals overlap share ranks. Entries are "
+         "ranked only within one dataset and scoring protocol; trials (settings off the preset) and "
+         "diverged runs are listed, never ranked. Energy is per generated image (4.6 pJ/MAC, 0.9 pJ/SOP).")
+
+
+def to_markdown(table: List[Dict[str, Any]]) -> str:
+    lines, current = ["# sdmbench leaderboard", "", INTRO, ""], None
+    for dataset, key, section, members in _sections(table):
+        if (dataset, key) != current:
+            current = (dataset, key)
+            lines += ["", f"## {_md(dataset)} — protocol `{_md(key)}`", "", _md(members[0]["protocol"]), ""]
+        columns = _columns(section)
+        lines += ["", f"### {SECTIONS[section]}", "", "| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
+                  "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_md(display(row, c)) for c in columns) + " |" for row in members]
     return "\n".join(lines).strip() + "\n"
+
+
+CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
+              "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
+              "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
 
 
 def to_csv(table: List[Dict[str, Any]]) -> str:
     buf = io.StringIO()
-    fields = ["dataset", "protocol_key", *COLUMNS, "protocol"]
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({k: _csv(v) for k, v in row.items()} for row in table)
+    writer.writerows({k: _csv(" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()}
+                     for row in table)
     return buf.getvalue()
 
 
@@ -109,33 +149,30 @@ def to_json(table: List[Dict[str, Any]]) -> str:
 
 
 #: the columns a narrow terminal keeps (the rest: a wider terminal, or --format markdown/csv/json)
-NARROW = ("rank", "model", "neuron", "T", "fid", "energy_mj_per_image", "mean_firing_rate")
-TEXT = ("model", "neuron", "sampler", "run_id")
+NARROW = ("rank", "model", "neuron", "seeds", "fid", "energy_mj_per_image")
+TEXT = ("model", "neuron", "sampler", "run_ids", "changes")
 HEADERS = {"energy_mj_per_image": "mJ/image", "mean_firing_rate": "firing rate", "parameters_m": "M params",
-           "train_steps": "steps"}
+           "train_steps": "steps", "fid": "FID", "kid": "KID"}
 
 
 def to_rich(table: List[Dict[str, Any]], width: int = 200):
-    """Rich tables, one per protocol; below 150 columns only :data:`NARROW`,
+    """Rich tables, one per protocol and section; below 150 columns only :data:`NARROW`,
     numbers never cut (text columns fold instead)."""
     from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
 
-    columns = COLUMNS if width >= 150 else NARROW
-    tables, current, t = [], None, None
-    for row in table:
-        group = (row["dataset"], row["protocol_key"])
-        if group != current:
-            current = group
-            caption = escape(row["protocol"]) + ("" if columns == COLUMNS else
-                                                 " · more columns: a wider terminal or --format markdown")
-            t = Table(title=escape(f"{row['dataset']} · protocol {row['protocol_key']}"), caption=caption)
-            for c in columns:
-                text = c in TEXT
-                t.add_column(HEADERS.get(c, c), justify="left" if text else "right",
-                             overflow="fold", no_wrap=not text,
-                             min_width=None if text else max(len(_cell(r[c])) for r in table))
-            tables.append(t)
-        t.add_row(*(escape(_cell(row[c])) for c in columns))
+    tables = []
+    for dataset, key, section, members in _sections(table):
+        columns = _columns(section) if width >= 150 else NARROW
+        caption = escape(members[0]["protocol"]) + ("" if width >= 150 else
+                                                    " · more columns: a wider terminal or --format markdown")
+        t = Table(title=escape(f"{dataset} · protocol {key} · {SECTIONS[section]}"), caption=caption)
+        for c in columns:
+            text = c in TEXT
+            t.add_column(HEADERS.get(c, c), justify="left" if text else "right", overflow="fold", no_wrap=not text,
+                         min_width=None if text else max(len(display(r, c)) for r in members))
+        for row in members:
+            t.add_row(*(escape(display(row, c)) for c in columns))
+        tables.append(t)
     return Group(*tables)

@@ -1,6 +1,8 @@
 """The leaderboard ranks by FID within (dataset, protocol) and never across."""
 import json
 
+import pytest
+
 from sdmbench import leaderboard
 from sdmbench.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
 from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_protocol, protocol_key
@@ -8,28 +10,72 @@ from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_pr
 from conftest import run_cli
 
 
-def record(run_id, fid, *, samples=128, dataset="mnist", model="sdm"):
+def record(run_id, fid, *, samples=128, dataset="mnist", model="sdm", seed=0, train_steps=60, kid=None):
     protocol = make_protocol(dataset=dataset, extractor="classifier", extractor_version="abc", num_samples=samples,
                              reference_split="test", reference_images=1000, image_size=16, sampler="ddim",
                              sample_steps=10, sampler_options={})
+    config = {"model": model, "neuron": "if", "dataset": dataset, "preset": "smoke", "seed": seed,
+              "train_steps": train_steps, "lr": 2e-3, "options": {}, "results_dir": f"/tmp/{run_id}"}
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "model": model, "neuron": "if", "dataset": dataset,
             "T": 4, "parameters": 160_000, "protocol": protocol, "protocol_key": protocol_key(protocol),
-            "metrics": {"fid": fid, "energy_per_image_mj": 0.25, "mean_firing_rate": 0.2},
-            "training": {"steps": 60}}
+            "config": config, "metrics": {"fid": fid, "kid": kid, "energy_per_image_mj": 0.25,
+                                          "mean_firing_rate": 0.2},
+            "training": {"steps": train_steps}}
 
 
-def test_ranked_by_fid_within_a_protocol():
-    rows = leaderboard.rows([record("b", 40.0), record("a", 30.0), record("c", 50.0)])
-    assert [(r["run_id"], r["rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
+def test_distinct_configs_are_ranked_by_fid_within_a_protocol():
+    rows = leaderboard.rows([record("b", 40.0, model="m2"), record("a", 30.0, model="m1"),
+                             record("c", 50.0, model="m3")])
+    assert [(r["run_ids"], r["rank"]) for r in rows] == [(["a"], "1"), (["b"], "2"), (["c"], "3")]
+    assert all(r["single_seed"] and r["seeds"] == 1 for r in rows)
 
 
 def test_different_protocols_are_separate_groups_each_ranked_from_one():
-    rows = leaderboard.rows([record("few", 10.0, samples=128), record("many", 30.0, samples=5000),
-                             record("few2", 20.0, samples=128)])
+    rows = leaderboard.rows([record("few", 10.0, samples=128, model="m1"), record("many", 30.0, samples=5000),
+                             record("few2", 20.0, samples=128, model="m2")])
     groups = {}
     for r in rows:
-        groups.setdefault(r["protocol_key"], []).append((r["run_id"], r["rank"]))
-    assert sorted(groups.values()) == [[("few", 1), ("few2", 2)], [("many", 1)]]
+        groups.setdefault(r["protocol_key"], []).append((r["run_ids"][0], r["rank"]))
+    assert sorted(groups.values()) == [[("few", "1"), ("few2", "2")], [("many", "1")]]
+
+
+def test_seeds_of_one_config_are_one_entry_with_a_t_interval():
+    """By hand: FIDs 10, 12, 14: mean 12, s = 2, t(0.975, 2) = 4.3027, half-width 4.3027 * 2 / sqrt(3) = 4.968."""
+    [row] = leaderboard.rows([record(f"s{i}", fid, seed=i) for i, fid in enumerate((14.0, 10.0, 12.0))])
+    assert row["seeds"] == 3 and row["seed_list"] == [0, 1, 2] and not row["single_seed"]
+    assert row["fid"] == 12.0 and row["run_ids"] == ["s0", "s1", "s2"]
+    assert row["fid_ci_low"] == pytest.approx(12 - 4.968, abs=1e-2)
+    assert row["fid_ci_high"] == pytest.approx(12 + 4.968, abs=1e-2)
+    assert leaderboard.display(row, "fid") == "12.0 ± 4.97"
+
+
+def test_overlapping_intervals_share_a_rank_range():
+    """A: 10, 12, 14 -> [7.03, 16.97]; C: 15, 17, 19 -> [12.03, 21.97]; B: one seed at 20.
+    A's interval ends below B's point, C overlaps both: A 1-2, C 1-3, B 2-3."""
+    a = [record(f"a{i}", f, model="A", seed=i) for i, f in enumerate((10.0, 12.0, 14.0))]
+    c = [record(f"c{i}", f, model="C", seed=i) for i, f in enumerate((15.0, 17.0, 19.0))]
+    rows = leaderboard.rows(a + c + [record("b", 20.0, model="B")])
+    assert {r["model"]: r["rank"] for r in rows} == {"A": "1-2", "C": "1-3", "B": "2-3"}
+
+
+def test_runs_off_their_preset_are_trials_listed_apart_and_never_ranked():
+    preset = lambda r: dict(r["config"], train_steps=60, seed=0, results_dir="x")  # noqa: E731
+    rows = leaderboard.rows([record("preset", 40.0), record("long", 10.0, model="m", train_steps=600)],
+                            preset_of=preset)
+    assert [(r["run_ids"], r["section"], r["rank"]) for r in rows] == [
+        (["preset"], "ranked", "1"), (["long"], "trial", "trial")]
+    assert rows[1]["changes"] == "train_steps=600"
+    text = leaderboard.to_markdown(rows)
+    assert text.index("### Ranked") < text.index("### Trials") < text.index("train_steps=600")
+
+
+def test_a_rescored_run_appears_under_each_protocol_with_its_own_energy():
+    r = record("r", 30.0)
+    other = dict(r["protocol"], num_samples=5000)
+    r["rescores"] = [{"protocol": other, "protocol_key": protocol_key(other), "metrics": {"fid": 25.0, "kid": 0.5}}]
+    rows = leaderboard.rows([r])
+    assert sorted((row["fid"], row["kid"], row["energy_mj_per_image"]) for row in rows) == [
+        (25.0, 0.5, 0.25), (30.0, None, 0.25)]
 
 
 def test_protocol_key_covers_every_scoring_field_and_no_generation_field():
@@ -40,10 +86,18 @@ def test_protocol_key_covers_every_scoring_field_and_no_generation_field():
         assert protocol_key(dict(base, **{field: "other"})) == protocol_key(base), field
 
 
-def test_markdown_and_csv_carry_the_numbers():
-    rows = leaderboard.rows([record("a", 30.123)])
-    assert "| 1 | sdm | if | 4 | 30.12 | 0.25 | 0.2 | ddim x10 |" in leaderboard.to_markdown(rows)
-    assert "30.12" in leaderboard.to_csv(rows).splitlines()[1]
+def test_every_format_carries_mean_interval_seeds_and_rank():
+    import csv
+    import io
+
+    rows = leaderboard.rows([record(f"s{i}", f, seed=i, kid=k) for i, (f, k) in enumerate([(30.0, 1.0), (32.0, 3.0)])])
+    assert "| 1 | sdm | if | 4 | 2 | 31.0 ± 12.71 | 2.0 ± 12.7062 | - | - | 0.25 ± 0.0 | 0.2 ± 0.0 | ddim x10 |" \
+        in leaderboard.to_markdown(rows)
+    [line] = list(csv.DictReader(io.StringIO(leaderboard.to_csv(rows))))
+    assert (line["rank"], line["seeds"], line["fid"], line["single_seed"]) == ("1", "2", "31.0", "False")
+    assert float(line["fid_ci_low"]) == pytest.approx(31 - 12.706, abs=1e-2) and line["run_ids"] == "s0 s1"
+    [entry] = json.loads(leaderboard.to_json(rows))
+    assert entry["fid_ci_high"] == pytest.approx(31 + 12.706, abs=1e-2) and entry["seeds"] == 2
 
 
 def test_records_are_written_atomically_and_unreadable_ones_are_reported(tmp_path):
@@ -83,4 +137,4 @@ def test_record_text_cannot_inject_csv_rows_or_formulas():
     text = leaderboard.to_csv(leaderboard.rows([record("=HYPERLINK(1)", 30.0, model=EVIL)]))
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert "\n" not in row["model"] and row["model"].startswith("evil|x | injected")
-    assert row["run_id"] == "'=HYPERLINK(1)" and len(text.strip().splitlines()) == 2
+    assert row["run_ids"] == "'=HYPERLINK(1)" and len(text.strip().splitlines()) == 2

@@ -1,0 +1,149 @@
+"""Leaderboard entries: runs that differ only in their seed, as one entry.
+
+A record is seen once per protocol it was scored under (:func:`views`: its
+own scores, then each of ``sdmbench score``'s rescorings). Views of one
+dataset and protocol whose configs agree on every field that shapes the
+method are one entry (:func:`entries`); the fields that do not shape it
+are the seed, where and how fast it ran, and how it is scored (the protocol
+already separates those). Each entry carries, per value, the mean over its
+seeds and the 95% interval (:mod:`sdmbench.stats`).
+
+An entry whose method fields differ from its model's preset (a run with
+800 training steps under the quick preset, say) is a *trial*: listed
+apart, never ranked. Its model, neuron and the model's own options (a
+conversion model's ``fine_tune``) name the entry and do not make it a
+trial. Runs whose training diverged are listed apart too.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from sdmbench.config import RunConfig
+from sdmbench.stats import Estimate, estimate, rank_ranges, rank_text
+
+#: config fields that name an entry (not a trial when they differ from the preset's)
+IDENTITY = ("model", "neuron", "dataset", "preset", "options")
+#: config fields that do not shape the method: the seed, the machine, and the scoring (the protocol's)
+NOT_METHOD = ("seed", "device", "threads", "data_root", "results_dir", "checkpoint_every", "sample_batch_size",
+              "divergence_factor", "sync_bn", "init_from", "inception_weights", "extractor", "metrics",
+              "num_samples", "reference_images")
+#: values read from the protocol's scores, and values of the run's own sampling pass (the same in every view)
+QUALITY = ("fid", "kid", "precision", "recall")
+GENERATION = ("energy_per_image_mj", "mean_firing_rate")
+RANKED, TRIAL, DIVERGED = "ranked", "trial", "diverged"
+
+
+def normal(config: Dict[str, Any]) -> Dict[str, Any]:
+    """A config as the current :class:`~sdmbench.config.RunConfig` reads it, in JSON types (settings
+    older records kept at the top level move under ``options``; tuples become lists)."""
+    return json.loads(json.dumps(RunConfig.from_dict(config).to_dict(), default=str))
+
+
+def views(record: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The record once per protocol: its own scores, then each rescoring's (with the run's energy)."""
+    if record.get("config"):
+        record = dict(record, config=normal(record["config"]))
+    own = [record]
+    for rescored in record.get("rescores", []):
+        metrics = {k: v for k, v in record["metrics"].items() if k in GENERATION}
+        own.append(dict(record, protocol=rescored["protocol"], protocol_key=rescored["protocol_key"],
+                        metrics={**metrics, **rescored["metrics"]}))
+    return own
+
+
+def method(config: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in NOT_METHOD and k not in IDENTITY}
+
+
+def off_preset(config: Dict[str, Any], preset: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The method fields where ``config`` leaves ``preset`` (everything, when the preset is unknown)."""
+    if preset is None:
+        return {"preset": "unknown (its model is not installed, or refuses these options)"}
+    mine, theirs = method(config), method(preset)
+    return {k: v for k, v in sorted(mine.items()) if theirs.get(k) != v}
+
+
+@dataclass
+class Entry:
+    dataset: str
+    protocol_key: str
+    protocol: Dict[str, Any]
+    model: str
+    neuron: Optional[str]
+    options: Dict[str, Any]  # the model's own settings that differ from its preset's
+    section: str
+    records: List[Dict[str, Any]]
+    changes: Dict[str, Any] = field(default_factory=dict)  # a trial's settings off its preset
+    values: Dict[str, Optional[Estimate]] = field(default_factory=dict)
+    rank: str = "-"
+
+    @property
+    def label(self) -> str:
+        """The model's name, with its own options where they differ from its preset's."""
+        return self.model + "".join(f" {k}={json.dumps(v)}" for k, v in sorted(self.options.items()))
+
+    @property
+    def seeds(self) -> List[int]:
+        return sorted((r.get("config") or {}).get("seed", 0) for r in self.records)
+
+    @property
+    def first(self) -> Dict[str, Any]:
+        return self.records[0]
+
+
+def _key(view: Dict[str, Any], model: str) -> tuple:
+    config = view.get("config") or {"run": view["run_id"]}  # a record without its config stands alone
+    blob = json.dumps([model, view.get("neuron"), config.get("options") or {}, method(config)],
+                      sort_keys=True, default=str)
+    return view["dataset"], view["protocol_key"], bool(view.get("diverged")), blob
+
+
+def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
+            aliases: Optional[Dict[str, str]] = None,
+            preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> List[Entry]:
+    """Every entry, sorted by dataset, protocol, section, rank; ``aliases`` maps deprecated model names
+    to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
+    without it no entry is a trial)."""
+    aliases, groups = aliases or {}, defaultdict(list)
+    for record in records:
+        model = aliases.get(record["model"], record["model"])
+        for view in views(dict(record, model=model)):
+            if dataset is None or view.get("dataset") == dataset:
+                groups[_key(view, model)].append(view)
+    out = []
+    for (ds, key, diverged, _), members in groups.items():
+        members.sort(key=lambda r: ((r.get("config") or {}).get("seed", 0), r["run_id"]))
+        first, config = members[0], members[0].get("config") or {}
+        preset = (preset_of(first) if preset_of and config else config)
+        preset = normal(preset) if preset else preset
+        changes = off_preset(config, preset)
+        known = (preset or {}).get("options") or {}
+        options = {k: v for k, v in (config.get("options") or {}).items() if k in known and known[k] != v}
+        section = DIVERGED if diverged else TRIAL if changes else RANKED
+        entry = Entry(ds, key, first["protocol"], first["model"], first.get("neuron"), options, section,
+                      members, changes)
+        entry.values = {k: estimate([r["metrics"].get(k) for r in members]) for k in QUALITY + GENERATION}
+        out.append(entry)
+    _rank(out)
+    order = {RANKED: 0, TRIAL: 1, DIVERGED: 2}
+    return sorted(out, key=lambda e: (e.dataset, e.protocol_key, order[e.section], _sort_fid(e), e.model))
+
+
+def _sort_fid(e: Entry) -> float:
+    fid = e.values.get("fid")
+    return fid.mean if fid is not None else float("inf")
+
+
+def _rank(all_entries: List[Entry]) -> None:
+    """Rank ranges by FID interval among the ranked entries of each dataset and protocol."""
+    groups = defaultdict(list)
+    for e in all_entries:
+        if e.section == RANKED and e.values.get("fid") is not None:
+            groups[(e.dataset, e.protocol_key)].append(e)
+    for members in groups.values():
+        ranges = rank_ranges([(e.values["fid"].low, e.values["fid"].high) for e in members])
+        for e, (best, worst) in zip(members, ranges):
+            e.rank = rank_text(best, worst)

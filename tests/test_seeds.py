@@ -1,0 +1,57 @@
+"""Seeds as an axis: ``--seeds`` runs each, the leaderboard makes them one entry."""
+import json
+
+import pytest
+
+from sdmbench.stats import estimate, rank_ranges
+
+from conftest import SHARED_DATA, needs_shared_mnist, run_cli
+
+TINY = ["--model", "sdm-ann", "--data-root", str(SHARED_DATA), "--dataset", "mnist", "--split", "test",
+        "--preset", "smoke", "--train-steps", "2", "--num-samples", "8", "--sample-steps", "2",
+        "--metrics", "fid,energy", "--set", "sample_batch_size=8", "--set", "reference_images=64",
+        "--threads", "1"]
+
+
+@needs_shared_mnist
+def test_two_seeds_are_two_runs_and_one_leaderboard_entry(tmp_path):
+    code, out, err = run_cli("run", *TINY, "--seeds", "0-1", "--results-dir", str(tmp_path))
+    assert code == 0, err[-2000:]
+    records = sorted((json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")),
+                     key=lambda r: r["config"]["seed"])
+    assert [r["config"]["seed"] for r in records] == [0, 1]
+    fids = [r["metrics"]["fid"] for r in records]
+    assert fids[0] != fids[1] and "over 2 seeds" in out
+    code, out, err = run_cli("leaderboard", "--results-dir", str(tmp_path), "--format", "json")
+    [entry] = json.loads(out)
+    expected = estimate(fids)  # t(0.975, 1) = 12.7062: mean ± 12.7062 |a - b| / 2
+    assert entry["seeds"] == 2 and not entry["single_seed"] and entry["seed_list"] == [0, 1]
+    assert entry["fid"] == round(sum(fids) / 2, 2)
+    assert entry["fid_ci_high"] - entry["fid_ci_low"] == pytest.approx(12.7062 * abs(fids[0] - fids[1]), rel=1e-4)
+    assert entry["fid_ci_low"] == round(expected.low, 2) and entry["section"] == "trial"  # 2 train steps
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--seeds", "0,0"], "--seeds needs distinct seeds"),
+    (["--seeds", "0-x"], "--seeds takes whole numbers and ranges"),
+    (["--seeds", "0,1", "--seed", "3"], "pass --seed N or --seeds LIST, not both"),
+])
+def test_bad_seed_lists_are_one_line_errors(flags, needle, tmp_path):
+    code, out, err = run_cli("run", "--dataset", "mnist", *flags, "--results-dir", str(tmp_path))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_interval_is_students_t_and_one_seed_has_none():
+    """By hand: 1, 2, 3 -> mean 2, s = 1, t(0.975, 2) = 4.30265, half-width 4.30265 / sqrt(3) = 2.48414."""
+    e = estimate([1.0, 2.0, 3.0])
+    assert (e.mean, e.n, e.std) == (2.0, 3, 1.0) and e.half_width == pytest.approx(2.48414, abs=1e-5)
+    one = estimate([5.0, None])
+    assert (one.n, one.low, one.high, one.half_width) == (1, 5.0, 5.0, None)
+    assert estimate([None]) is None
+
+
+def test_rank_ranges_follow_overlaps():
+    """[1, 2] and [3, 4] are apart; [1.5, 3.5] overlaps both."""
+    assert rank_ranges([(1, 2), (3, 4), (1.5, 3.5)]) == [(1, 2), (2, 3), (1, 3)]
+    assert rank_ranges([(1, 1), (2, 2)]) == [(1, 1), (2, 2)]
