@@ -102,12 +102,13 @@ def leaderboard_runs(results):
 
 
 @needs_shared_mnist
-def test_local_sweep_of_a_2x2_grid_puts_four_records_on_the_leaderboard(tmp_path):
+def test_local_sweep_of_a_2x2_grid_puts_four_records_in_two_seed_entries_on_the_leaderboard(tmp_path):
     code, out, err = run_cli("sweep", write(tmp_path, 'neuron = ["if", "tsm"]\nseed = [0, 1]', 'metrics = ["energy"]\n'))
     assert code == 0, err
     assert "4 runs, executor local" in out
     rows = leaderboard_runs(tmp_path / "results")
-    assert len(rows) == 4 and sorted(r["neuron"] for r in rows) == ["if", "if", "tsm", "tsm"]
+    assert sorted((r["neuron"], r["seeds"], tuple(r["seed_list"])) for r in rows) == [("if", 2, (0, 1)),
+                                                                                       ("tsm", 2, (0, 1))]
     seeds = sorted(json.loads(p.read_text())["config"]["seed"] for p in (tmp_path / "results").glob("*/record.json"))
     assert seeds == [0, 0, 1, 1]
 
