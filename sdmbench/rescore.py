@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -30,7 +29,7 @@ import torch
 
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError
-from sdmbench.records import (CONFIG_FILE, READABLE_VERSIONS, RECORD_FILE, finite, git_commit, upgrade,
+from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, upgrade,
                               write_json_atomic)
 from sdmbench.sampling import save_samples
 from sdmbench.scoring.metric import Metric
@@ -54,16 +53,6 @@ def observes_sampling(metric: Metric) -> bool:
     return type(metric).observe is not Metric.observe
 
 
-def _read_json(path: Path, what: str) -> Dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path.parent}: no {path.name}; pass a finished run folder (one with {RECORD_FILE})") \
-            from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: unreadable {what} ({exc})") from None
-
-
 def read_samples(path: Path) -> Optional[torch.Tensor]:
     """A run's ``samples.npz`` as uint8 ``[N, C, H, W]`` (None when absent); read without pickle."""
     if not path.is_file():
@@ -81,13 +70,13 @@ def read_samples(path: Path) -> Optional[torch.Tensor]:
 
 def check(folder: Path, num_samples: Optional[int]) -> Target:
     """Everything rescoring ``folder`` needs, read and checked (a one-line error otherwise)."""
-    from sdmbench.runner import check_saved_state
+    from sdmbench.runner import check_saved_state, read_run_file, saved_config
 
-    record = _read_json(folder / RECORD_FILE, "record")
+    record = read_run_file(folder, RECORD_FILE, "score")
     if record.get("schema_version") not in READABLE_VERSIONS:
         raise UsageError(f"{folder}: record schema {record.get('schema_version')} is not one of "
                          f"{READABLE_VERSIONS}; upgrade sdmbench")
-    config = RunConfig.from_dict(_read_json(folder / CONFIG_FILE, "config"))
+    config = RunConfig.from_dict(saved_config(folder, "score"))
     samples = read_samples(folder / SAMPLES_FILE)
     stages = sorted(folder.glob("stage-*.pt"))
     have = 0 if samples is None else len(samples)

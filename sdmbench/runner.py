@@ -88,15 +88,20 @@ def prepare_results_dir(config: RunConfig, run_id: str) -> Path:
 
 
 def saved_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
-    """The config a run folder was made with (for ``--resume`` / ``--init-from``)."""
-    path = run_dir / CONFIG_FILE
+    """The config a run folder was made with (for ``--resume`` / ``--init-from`` / ``score``)."""
+    return read_run_file(run_dir, CONFIG_FILE, flag)
+
+
+def read_run_file(run_dir: Path, name: str, flag: str) -> Dict[str, Any]:
+    """A JSON file of a run folder; a one-line error when it is missing or unreadable."""
+    path = run_dir / name
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"{flag} {run_dir}: no {CONFIG_FILE} there; pass a run folder made by sdmbench run") \
+        raise UsageError(f"{flag} {run_dir}: no {name} there; pass a run folder made by sdmbench run") \
             from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{flag} {run_dir}: unreadable {CONFIG_FILE} ({exc})") from None
+        raise UsageError(f"{flag} {run_dir}: unreadable {name} ({exc})") from None
 
 
 def check_saved_state(run_dir: Path, flag: str = "--resume") -> None:

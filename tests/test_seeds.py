@@ -1,8 +1,11 @@
 """Seeds as an axis: ``--seeds`` runs each, the leaderboard makes them one entry."""
 import json
+import re
 
 import pytest
 
+from sdmbench.cli_run import parse_seeds
+from sdmbench.errors import UsageError
 from sdmbench.stats import estimate, rank_ranges
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
@@ -31,15 +34,21 @@ def test_two_seeds_are_two_runs_and_one_leaderboard_entry(tmp_path):
     assert entry["fid_ci_low"] == round(expected.low, 2) and entry["section"] == "trial"  # 2 train steps
 
 
-@pytest.mark.parametrize("flags, needle", [
-    (["--seeds", "0,0"], "--seeds needs distinct seeds"),
-    (["--seeds", "0-x"], "--seeds takes whole numbers and ranges"),
-    (["--seeds", "0,1", "--seed", "3"], "pass --seed N or --seeds LIST, not both"),
-])
-def test_bad_seed_lists_are_one_line_errors(flags, needle, tmp_path):
-    code, out, err = run_cli("run", "--dataset", "mnist", *flags, "--results-dir", str(tmp_path))
-    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+def test_a_bad_seed_list_is_a_one_line_error_before_any_work(tmp_path):
+    code, out, err = run_cli("run", "--dataset", "mnist", "--seeds", "0,0", "--results-dir", str(tmp_path))
+    assert code == 2 and "--seeds needs distinct seeds" in err and len(err.strip().splitlines()) == 1, err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text, seed, existing, needle", [
+    ("0-x", None, None, "--seeds takes whole numbers and ranges"),
+    ("0,1", 3, None, "pass --seed N or --seeds LIST, not both"),
+    ("0,1", None, "runs/x.incomplete", "does not go with --resume or --init-from"),
+])
+def test_seed_lists_are_checked(text, seed, existing, needle):
+    with pytest.raises(UsageError, match=re.escape(needle)):
+        parse_seeds(text, seed, existing)
+    assert parse_seeds("0-2,7", None, None) == [0, 1, 2, 7] and parse_seeds(None, 4, None) == [4]
 
 
 def test_the_interval_is_students_t_and_one_seed_has_none():
