@@ -19,6 +19,8 @@ def leaderboard_cmd(
     dataset: Optional[str] = typer.Option(None, help="only this dataset"),
     fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json"),
     output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
+    baseline: Optional[str] = typer.Option(None, help="an entry's name (e.g. sdm-ann): every entry's FID and "
+                                                      "energy as a ratio to it, with 95% intervals and Welch's p"),
 ):
     """Rank recorded runs by FID within each (dataset, protocol)."""
     from sdmbench import leaderboard
@@ -34,7 +36,11 @@ def leaderboard_cmd(
     for p in problems:
         print(f"warning: skipped unreadable record {p}", file=sys.stderr)
     plugins = plugin_loader.get()
-    table = leaderboard.rows(records, dataset, aliases=plugins.model.aliases(), preset_of=preset_config(plugins))
+    table = leaderboard.rows(records, dataset, aliases=plugins.model.aliases(), preset_of=preset_config(plugins),
+                             baseline=baseline)
+    if baseline and table and not any("fid_ratio" in row for row in table):
+        names = sorted({row["model"] for row in table if row["section"] == "ranked"})
+        raise UsageError(f"--baseline '{baseline}' names no ranked entry; ranked entries: {', '.join(names)}")
     if not table:
         print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)
     if fmt == "table":

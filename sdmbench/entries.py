@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from sdmbench.config import RunConfig
-from sdmbench.stats import Estimate, estimate, rank_ranges, rank_text
+from sdmbench.stats import Estimate, estimate, rank_ranges, rank_text, ratio, welch_p
 
 #: config fields that name an entry (not a trial when they differ from the preset's)
 IDENTITY = ("model", "neuron", "dataset", "preset", "options")
@@ -79,6 +79,7 @@ class Entry:
     changes: Dict[str, Any] = field(default_factory=dict)  # a trial's settings off its preset
     values: Dict[str, Optional[Estimate]] = field(default_factory=dict)
     rank: str = "-"
+    versus: Dict[str, Any] = field(default_factory=dict)  # ratios to the baseline entry, Welch's p
 
     @property
     def label(self) -> str:
@@ -103,10 +104,12 @@ def _key(view: Dict[str, Any], model: str) -> tuple:
 
 def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
             aliases: Optional[Dict[str, str]] = None,
-            preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> List[Entry]:
+            preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
+            baseline: Optional[str] = None) -> List[Entry]:
     """Every entry, sorted by dataset, protocol, section, rank; ``aliases`` maps deprecated model names
     to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
-    without it no entry is a trial)."""
+    without it no entry is a trial); ``baseline``: the label of a ranked entry that every entry of its
+    dataset and protocol is compared with (:func:`compare`)."""
     aliases, groups = aliases or {}, defaultdict(list)
     for record in records:
         model = aliases.get(record["model"], record["model"])
@@ -128,6 +131,8 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
         entry.values = {k: estimate([r["metrics"].get(k) for r in members]) for k in QUALITY + GENERATION}
         out.append(entry)
     _rank(out)
+    if baseline:
+        compare(out, baseline)
     order = {RANKED: 0, TRIAL: 1, DIVERGED: 2}
     return sorted(out, key=lambda e: (e.dataset, e.protocol_key, order[e.section], _sort_fid(e), e.model))
 
@@ -147,3 +152,25 @@ def _rank(all_entries: List[Entry]) -> None:
         ranges = rank_ranges([(e.values["fid"].low, e.values["fid"].high) for e in members])
         for e, (best, worst) in zip(members, ranges):
             e.rank = rank_text(best, worst)
+
+
+#: the values compared with a baseline entry: its ratio with an interval, and Welch's p for FID
+COMPARED = ("fid", "energy_per_image_mj")
+
+
+def compare(all_entries: List[Entry], baseline: str) -> None:
+    """Each entry's ratio to the ranked entry labelled ``baseline`` in its dataset and protocol
+    (:func:`sdmbench.stats.ratio`), and Welch's p-value that their mean FIDs are equal."""
+    bases = {(e.dataset, e.protocol_key): e for e in all_entries if e.section == RANKED and e.label == baseline}
+    for e in all_entries:
+        base = bases.get((e.dataset, e.protocol_key))
+        if base is None:
+            continue
+        if e is base:
+            e.versus = {key: Estimate(1.0, 1.0, 1.0, len(e.records), None) for key in COMPARED}
+            continue
+        for key in COMPARED:
+            mine, theirs = e.values.get(key), base.values.get(key)
+            e.versus[key] = ratio(mine, theirs) if mine and theirs else None
+        mine, theirs = e.values.get("fid"), base.values.get("fid")
+        e.versus["fid_p"] = welch_p(mine, theirs) if mine and theirs else None

@@ -32,9 +32,12 @@ SECTIONS = {RANKED: "Ranked (on their preset)", TRIAL: "Trials (off their preset
 
 
 def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
-         preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None) -> List[Dict[str, Any]]:
-    """One row per entry (see :func:`sdmbench.entries.entries`), flat and escaped, in display order."""
-    return [_row(e) for e in entries(records, dataset, aliases, preset_of)]
+         preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
+         baseline: Optional[str] = None) -> List[Dict[str, Any]]:
+    """One row per entry (see :func:`sdmbench.entries.entries`), flat and escaped, in display order;
+    with a ``baseline``, each row's ratios to it (``fid_ratio``, ``energy_ratio`` and their interval
+    bounds) and Welch's ``fid_p``."""
+    return [_row(e) for e in entries(records, dataset, aliases, preset_of, baseline)]
 
 
 def _row(e: Entry) -> Dict[str, Any]:
@@ -56,6 +59,13 @@ def _row(e: Entry) -> Dict[str, Any]:
         "train_steps": r["training"]["steps"], "changes": _text(", ".join(f"{k}={v}" for k, v in e.changes.items())),
         "run_ids": [_text(x["run_id"]) for x in e.records],
     })
+    if e.versus:
+        for key, name in (("fid", "fid_ratio"), ("energy_per_image_mj", "energy_ratio")):
+            est = e.versus.get(key)
+            row[name] = _round(est.mean if est else None, 3)
+            row[f"{name}_ci_low"] = _round(est.low if est and est.low != est.high else None, 3)
+            row[f"{name}_ci_high"] = _round(est.high if est and est.low != est.high else None, 3)
+        row["fid_p"] = None if e.versus.get("fid_p") is None else float(f"{e.versus['fid_p']:.3g}")
     return row
 
 
@@ -89,14 +99,24 @@ def display(row: Dict[str, Any], column: str) -> str:
     if column == "seeds":
         return f"{row['seeds']} (single)" if row["single_seed"] else str(row["seeds"])
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    if column.endswith("_ratio") and low is not None and high is not None:
+        return f"{row[column]} [{low}, {high}]"
     if low is not None and high is not None and row.get(column) is not None:
         digits = DIGITS.get(next((k for k, v in NAMES.items() if v == column), column), 3)
         return f"{row[column]} ± {round((high - low) / 2, digits)}"
     return _cell(row[column])
 
 
-def _columns(section: str) -> tuple:
-    return COLUMNS + ("changes",) if section == TRIAL else COLUMNS
+VERSUS = ("fid_ratio", "fid_p", "energy_ratio")
+
+
+def _columns(section: str, members: List[Dict[str, Any]]) -> tuple:
+    """The section's columns; with a baseline, the ratios after FID and energy."""
+    columns = COLUMNS + ("changes",) if section == TRIAL else COLUMNS
+    if any("fid_ratio" in row for row in members):
+        at = columns.index("energy_mj_per_image")
+        columns = columns[:at] + VERSUS + columns[at:]
+    return columns
 
 
 def _sections(table: List[Dict[str, Any]]):
@@ -123,7 +143,7 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
         if (dataset, key) != current:
             current = (dataset, key)
             lines += ["", f"## {_md(dataset)} — protocol `{_md(key)}`", "", _md(members[0]["protocol"]), ""]
-        columns = _columns(section)
+        columns = _columns(section, members)
         lines += ["", f"### {SECTIONS[section]}", "", "| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
                   "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(_md(display(row, c)) for c in columns) + " |" for row in members]
@@ -132,7 +152,8 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
 
 CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
               "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
-              "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
+              "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "energy_ratio", "energy_ratio_ci_low",
+              "energy_ratio_ci_high", "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
 
 
 def to_csv(table: List[Dict[str, Any]]) -> str:
@@ -152,7 +173,8 @@ def to_json(table: List[Dict[str, Any]]) -> str:
 NARROW = ("rank", "model", "neuron", "seeds", "fid", "energy_mj_per_image")
 TEXT = ("model", "neuron", "sampler", "run_ids", "changes")
 HEADERS = {"energy_mj_per_image": "mJ/image", "mean_firing_rate": "firing rate", "parameters_m": "M params",
-           "train_steps": "steps", "fid": "FID", "kid": "KID"}
+           "train_steps": "steps", "fid": "FID", "kid": "KID", "fid_ratio": "FID / baseline [95%]",
+           "fid_p": "p (Welch, FID)", "energy_ratio": "energy / baseline [95%]"}
 
 
 def to_rich(table: List[Dict[str, Any]], width: int = 200):
@@ -164,7 +186,7 @@ def to_rich(table: List[Dict[str, Any]], width: int = 200):
 
     tables = []
     for dataset, key, section, members in _sections(table):
-        columns = _columns(section) if width >= 150 else NARROW
+        columns = _columns(section, members) if width >= 150 else NARROW
         caption = escape(members[0]["protocol"]) + ("" if width >= 150 else
                                                     " · more columns: a wider terminal or --format markdown")
         t = Table(title=escape(f"{dataset} · protocol {key} · {SECTIONS[section]}"), caption=caption)

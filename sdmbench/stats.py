@@ -63,11 +63,31 @@ def rank_text(best: int, worst: int) -> str:
     return str(best) if best == worst else f"{best}-{worst}"
 
 
-def significant(a: Estimate, b: Estimate) -> Optional[bool]:
-    """Whether two entries' means differ by Welch's t-test at 1 - LEVEL (None with fewer than 2 seeds each)."""
+def welch_p(a: Estimate, b: Estimate) -> Optional[float]:
+    """The two-sided p-value of Welch's t-test that two entries' means are equal (None with fewer than
+    2 seeds on a side)."""
     if a.n < 2 or b.n < 2:
         return None
     from scipy.stats import ttest_ind_from_stats
 
-    result = ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n, equal_var=False)
-    return bool(result.pvalue < 1 - LEVEL)
+    return float(ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n, equal_var=False).pvalue)
+
+
+def ratio(a: Estimate, b: Estimate, level: float = LEVEL) -> Optional[Estimate]:
+    """``a.mean / b.mean`` with a ``level`` interval by the delta method on the log scale:
+    ``log r +- t_df * se``, ``se^2 = s_a^2 / (n_a m_a^2) + s_b^2 / (n_b m_b^2)``, ``df`` by
+    Welch-Satterthwaite. One seed on either side: the ratio alone, no interval. None unless both
+    means are positive."""
+    if a.mean <= 0 or b.mean <= 0:
+        return None
+    r = a.mean / b.mean
+    if a.n < 2 or b.n < 2:
+        return Estimate(r, r, r, 1, None)
+    from scipy.stats import t
+
+    va, vb = a.std ** 2 / (a.n * a.mean ** 2), b.std ** 2 / (b.n * b.mean ** 2)
+    if va + vb == 0:
+        return Estimate(r, r, r, min(a.n, b.n), 0.0)
+    df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
+    half = float(t.ppf(0.5 + level / 2, df)) * math.sqrt(va + vb)
+    return Estimate(r, r * math.exp(-half), r * math.exp(half), min(a.n, b.n), None)

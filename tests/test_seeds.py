@@ -64,3 +64,41 @@ def test_rank_ranges_follow_overlaps():
     """[1, 2] and [3, 4] are apart; [1.5, 3.5] overlaps both."""
     assert rank_ranges([(1, 2), (3, 4), (1.5, 3.5)]) == [(1, 2), (2, 3), (1, 3)]
     assert rank_ranges([(1, 1), (2, 2)]) == [(1, 1), (2, 2)]
+
+
+def test_a_ratio_of_means_has_a_log_scale_delta_interval():
+    """By hand: 10, 12, 14 over 4, 5, 6: r = 2.4; se^2 of log r = 4 / (3 * 144) + 1 / (3 * 25) = 0.022593,
+    Welch-Satterthwaite df = 0.022593^2 / ((4/432)^2 / 2 + (1/75)^2 / 2) = 3.874."""
+    from scipy.stats import t
+
+    from sdmbench.stats import ratio
+
+    r = ratio(estimate([10.0, 12.0, 14.0]), estimate([4.0, 5.0, 6.0]))
+    half = t.ppf(0.975, 3.874) * 0.022593 ** 0.5
+    assert r.mean == pytest.approx(2.4)
+    assert (r.low, r.high) == (pytest.approx(2.4 * 2.718281828 ** -half, rel=1e-3),
+                               pytest.approx(2.4 * 2.718281828 ** half, rel=1e-3))
+    assert ratio(estimate([3.0]), estimate([1.0, 2.0])).half_width is None  # one seed: no interval
+
+
+def test_welch_p_is_scipys_test_on_the_raw_values():
+    from scipy.stats import ttest_ind
+
+    from sdmbench.stats import welch_p
+
+    a, b = [20.8, 16.5, 14.3], [82.1, 52.8, 53.6]
+    assert welch_p(estimate(a), estimate(b)) == pytest.approx(ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
+
+
+def test_the_leaderboard_compares_every_entry_with_a_baseline():
+    from sdmbench import leaderboard
+    from test_leaderboard import record
+
+    ann = [record(f"a{i}", f, model="ann", seed=i) for i, f in enumerate((20.0, 16.0, 14.0))]
+    snn = [record(f"s{i}", f, model="snn", seed=i) for i, f in enumerate((82.0, 53.0, 54.0))]
+    rows = {r["model"]: r for r in leaderboard.rows(ann + snn, baseline="ann")}
+    assert rows["ann"]["fid_ratio"] == 1.0 and rows["ann"]["fid_p"] is None
+    assert rows["snn"]["fid_ratio"] == round(63.0 / (50.0 / 3), 3)
+    assert rows["snn"]["fid_ratio_ci_low"] < rows["snn"]["fid_ratio"] < rows["snn"]["fid_ratio_ci_high"]
+    assert 0 < rows["snn"]["fid_p"] < 0.05 and rows["snn"]["energy_ratio"] == 1.0
+    assert "FID / baseline [95%]" in leaderboard.to_markdown(list(rows.values()))
