@@ -2,6 +2,7 @@
 
     sdmbench score RUN --num-samples 5000          # first: give each run 5000 samples
     python benchmarks/sample_size.py RUN_A RUN_B   # then: the table and the plot
+    python benchmarks/sample_size.py --replot       # redraw the plot from the table
 
 For each run: the features of its kept samples (``samples.npz``) and of the
 reference split, through the run's own extractor (``--extractor`` for
@@ -75,8 +76,11 @@ def plot(results: dict, path: Path) -> None:
         for ax, key in zip(axes, ("fid", "kid")):
             ax.errorbar(n, [r[key] for r in rows], yerr=[r[f"{key}_sd"] for r in rows], marker="o", capsize=3,
                         label=label)
+    sizes = sorted({r["n"] for rows in results.values() for r in rows})
     for ax, name in zip(axes, ("FID", "KID")):
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(sizes, [str(n) for n in sizes])
         ax.set_xlabel("generated samples N (log scale)")
         ax.set_ylabel(f"{name} (bars: bootstrap sd)")
         ax.grid(alpha=0.3)
@@ -88,14 +92,18 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--bootstrap", type=int, default=20)
     parser.add_argument("--extractor", default=None)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/studies/sample_size.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/studies/sample_size.png"))
+    parser.add_argument("--replot", action="store_true", help="only redraw the plot from --out")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(args.out.read_text())["results"], args.plot)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {}
     for folder in args.runs:

@@ -15,7 +15,7 @@ def test_quick_preset_on_fashion_mnist(tmp_path, model):
                              "--preset", "quick", "--results-dir", str(tmp_path))
     assert code == 0, err[-2000:]
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
-    assert record["protocol"]["num_samples"] == 500 and record["metrics"]["fid"] > 0
+    assert record["protocol"]["num_samples"] == 1000 and record["metrics"]["fid"] > 0
 
 
 @pytest.mark.slow
