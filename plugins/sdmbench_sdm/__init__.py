@@ -17,7 +17,7 @@ SMOKE = dict(image_size=16, backbone=dict(ch=16, ch_mult=(1, 2), num_res_blocks=
 # with 3e-3 and 6e-3). Batch 16 x 2000 steps sees the same images as 32 x 1000 in the same time:
 # the ANN gains (FID 26.9 -> 20.8) and takes it; sdm does not (if 91.1 -> 82.0, tsm 82.1 -> 91.4,
 # if at 8 x 4000: 98.5) and keeps 32 x 1000. N = 1000 samples: the smallest N at which KID's bootstrap sd is
-# under 10% of KID for both sdm-ann and sdm/tsm and FID is within 1.1 of its N = 5000 value (README,
+# under 10% of KID for both sdm-ann and sdm/tsm and FID is within 1.4 of its N = 5000 value (README,
 # "How many samples"); it adds about 80 s of sampling to a 13-minute sdm run.
 QUICK = dict(image_size=32, backbone=dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, dropout=0.0),
              T=4, train_steps=2000, batch_size=16, lr=1e-3, ema_decay=0.995, precision="bf16",
