@@ -79,11 +79,13 @@ def test_another_extractor_scores_the_kept_samples(runs, tmp_path, monkeypatch, 
     assert len(record(folder)["rescores"]) == 1
 
 
-def test_the_leaderboard_lists_a_rescored_run_under_both_protocols(runs, tmp_path):
-    folder = shutil.copytree(runs[0], tmp_path / "results" / runs[0].name)
-    assert run_cli("score", str(folder), "--metrics", "fid", "--data-root", str(SHARED_DATA))[0] == 0
-    code, out, err = run_cli("leaderboard", "--results-dir", str(tmp_path / "results"), "--format", "json")
-    rows = json.loads(out)
+def test_the_leaderboard_lists_a_rescored_run_under_both_protocols(runs, tmp_path, sdmbench_plugins):
+    from sdmbench import leaderboard
+    from sdmbench.rescore import check, rescore
+
+    folder = shutil.copytree(runs[0], tmp_path / runs[0].name)
+    rescore(check(folder, None), sdmbench_plugins, "classifier", ["fid"], None, "cpu", data_root=str(SHARED_DATA))
+    rows = leaderboard.rows([record(folder)])
     assert len(rows) == 2 and len({r["protocol_key"] for r in rows}) == 2
     assert {r["energy_mj_per_image"] for r in rows} == {round(record(folder)["metrics"]["energy_per_image_mj"], 4)}
 
@@ -100,20 +102,27 @@ def test_bad_choices_fail_in_one_line_before_any_work(runs, args, needle):
 
 
 def test_a_run_without_weights_can_only_be_rescored_with_its_own_samples(runs, tmp_path):
+    from sdmbench.errors import UsageError
+    from sdmbench.rescore import check
+
     folder = shutil.copytree(runs[0], tmp_path / "bare")
     for weights in folder.glob("stage-*.pt"):
         weights.unlink()
     code, out, err = run_cli("score", str(folder), "--num-samples", "16")
     assert code == 2 and "no saved weights" in err and "--num-samples 8 or less" in err, err
+    assert len(err.strip().splitlines()) == 1
     (folder / "samples.npz").unlink()
-    code, out, err = run_cli("score", str(folder))
-    assert code == 2 and "cannot be rescored" in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(UsageError, match="cannot be rescored"):
+        check(folder, None)
 
 
-def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_one_line_errors(runs, tmp_path):
-    code, out, err = run_cli("score", str(tmp_path))
-    assert code == 2 and "no record.json there" in err, err
+def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_clear_errors(runs, tmp_path):
+    from sdmbench.errors import UsageError
+    from sdmbench.rescore import check
+
+    with pytest.raises(UsageError, match="no record.json there"):
+        check(tmp_path, None)
     folder = shutil.copytree(runs[0], tmp_path / "corrupt")
     (folder / "samples.npz").write_bytes(b"not an archive")
-    code, out, err = run_cli("score", str(folder))
-    assert code == 2 and "not a samples archive" in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(UsageError, match="not a samples archive"):
+        check(folder, None)
