@@ -41,9 +41,11 @@ def protocol_key(protocol: Dict[str, Any]) -> str:
 def describe(protocol: Dict[str, Any]) -> str:
     features = f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}" if protocol['extractor'] \
         else "no feature extractor"
+    settings = "".join(f"; {name} " + ", ".join(f"{k} {v}" for k, v in values.items())
+                       for name, values in sorted((protocol.get("metric_settings") or {}).items()))
     return (f"{features}, "
             f"{protocol['num_samples']} samples vs {protocol['reference_images']} {protocol['reference_split']} "
-            f"images, {protocol['image_size']}px")
+            f"images, {protocol['image_size']}px{settings}")
 
 
 def describe_sampler(protocol: Dict[str, Any]) -> str:
