@@ -106,7 +106,7 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
             aliases: Optional[Dict[str, str]] = None,
             preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
             baseline: Optional[str] = None) -> List[Entry]:
-    """Every entry, sorted by dataset, protocol, section, rank; ``aliases`` maps deprecated model names
+    """Every entry, sorted by dataset, protocol (extractor, then N), section, rank; ``aliases`` maps deprecated model names
     to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
     without it no entry is a trial); ``baseline``: the label of a ranked entry that every entry of its
     dataset and protocol is compared with (:func:`compare`)."""
@@ -134,7 +134,8 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
     if baseline:
         compare(out, baseline)
     order = {RANKED: 0, TRIAL: 1, DIVERGED: 2}
-    return sorted(out, key=lambda e: (e.dataset, e.protocol_key, order[e.section], _sort_fid(e), e.model))
+    return sorted(out, key=lambda e: (e.dataset, str(e.protocol.get("extractor")), e.protocol.get("num_samples") or 0,
+                                      e.protocol_key, order[e.section], _sort_fid(e), e.model))
 
 
 def _sort_fid(e: Entry) -> float:

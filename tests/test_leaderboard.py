@@ -138,3 +138,9 @@ def test_record_text_cannot_inject_csv_rows_or_formulas():
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert "\n" not in row["model"] and row["model"].startswith("evil|x | injected")
     assert row["run_ids"] == "'=HYPERLINK(1)" and len(text.strip().splitlines()) == 2
+
+
+def test_protocol_groups_are_listed_by_extractor_then_n():
+    rows = leaderboard.rows([record("many", 30.0, samples=5000), record("few", 10.0, samples=128),
+                             record("mid", 20.0, samples=1000)])
+    assert [r["run_ids"][0] for r in rows] == ["few", "mid", "many"]
