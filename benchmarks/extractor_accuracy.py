@@ -16,14 +16,13 @@ import torch
 
 
 def accuracy(extractor, data, batch: int = 500) -> float:
-    from sdmbench.data import resize
-
+    """The share of ``data`` whose label the extractor's head predicts from its features."""
     correct = 0
     with torch.no_grad():
         for start in range(0, len(data), batch):
             idx = torch.arange(start, min(start + batch, len(data)))
-            x = resize(data.get(idx, data.native_size), extractor.size).float().div(127.5).sub(1.0)
-            correct += int((extractor.model(x).argmax(1) == data.labels[idx]).sum())
+            logits = extractor.model.head(extractor.features(data.get(idx, data.native_size)))
+            correct += int((logits.argmax(1) == data.labels[idx]).sum())
     return correct / len(data)
 
 

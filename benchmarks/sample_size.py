@@ -44,9 +44,10 @@ def scores(fake: torch.Tensor, real: torch.Tensor) -> tuple:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     from sdmbench.scoring.fid import fid_from_features
+    from sdmbench_metrics.kid import RNG_SEED, SUBSETS, subset_size
 
-    kid = kid_features_to_metric(fake, real, kid_subsets=100, kid_subset_size=min(1000, len(fake)),
-                                 rng_seed=2020, verbose=False)["kernel_inception_distance_mean"]
+    kid = kid_features_to_metric(fake, real, kid_subsets=SUBSETS, kid_subset_size=subset_size(len(fake), len(real)),
+                                 rng_seed=RNG_SEED, verbose=False)["kernel_inception_distance_mean"]
     return fid_from_features(fake, real), kid
 
 

@@ -112,9 +112,11 @@ class Metric(Protocol):
     context manager entered around the first sampling batch. Optional:
     ``observations()`` / ``merge(others)`` to sum observations over torchrun
     ranks; ``higher_is_better``: value name -> bool; ``needs_features``
-    (default True): whether it reads the protocol's feature extractor."""
+    (default True): whether it reads the protocol's feature extractor;
+    ``settings(num_samples, reference_images) -> dict``: the settings that
+    change its value, recorded in the protocol."""
 
-    OPTIONAL = ("observations", "merge", "higher_is_better", "needs_features")
+    OPTIONAL = ("observations", "merge", "higher_is_better", "needs_features", "settings")
     name: str
     higher_is_better: Dict[str, bool]
 

@@ -102,12 +102,21 @@ def _key(view: Dict[str, Any], model: str) -> tuple:
     return view["dataset"], view["protocol_key"], bool(view.get("diverged")), blob
 
 
+def _preset(first: Dict[str, Any], config: Dict[str, Any], preset_of) -> Optional[Dict[str, Any]]:
+    """The preset config ``first`` is compared with: ``preset_of``'s, normalised (None: unknown), or,
+    without ``preset_of`` or a config, the config itself (nothing is off its preset)."""
+    if not (preset_of and config):
+        return config
+    found = preset_of(first)
+    return normal(found) if found else None
+
+
 def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
             aliases: Optional[Dict[str, str]] = None,
             preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
             baseline: Optional[str] = None) -> List[Entry]:
-    """Every entry, sorted by dataset, protocol (extractor, then N), section, rank; ``aliases`` maps deprecated model names
-    to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
+    """Every entry, sorted by dataset, protocol (extractor, then N), section, rank; ``aliases`` maps
+    deprecated model names to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
     without it no entry is a trial); ``baseline``: the label of a ranked entry that every entry of its
     dataset and protocol is compared with (:func:`compare`)."""
     aliases, groups = aliases or {}, defaultdict(list)
@@ -120,8 +129,7 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
     for (ds, key, diverged, _), members in groups.items():
         members.sort(key=lambda r: ((r.get("config") or {}).get("seed", 0), r["run_id"]))
         first, config = members[0], members[0].get("config") or {}
-        preset = (preset_of(first) if preset_of and config else config)
-        preset = normal(preset) if preset else preset
+        preset = _preset(first, config, preset_of)
         changes = off_preset(config, preset)
         known = (preset or {}).get("options") or {}
         options = {k: v for k, v in (config.get("options") or {}).items() if k in known and known[k] != v}

@@ -74,11 +74,10 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
     from sdmbench import distributed
     from sdmbench.pipeline import TRAIN_THRESHOLD
     from sdmbench.scoring.protocol import protocol_key
+    from sdmbench.scoring.metric import Scores
 
     c, world = run.config, distributed.world()
-    metrics: Dict[str, Any] = {}
-    for result in scores.values():
-        metrics.update(result.values)  # NaN and infinities become None with the rest of the record
+    metrics = Scores.flat(scores)  # NaN and infinities become None with the rest of the record
     return finite({
         "schema_version": SCHEMA_VERSION, "run_id": run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

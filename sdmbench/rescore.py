@@ -32,7 +32,7 @@ from sdmbench.errors import UsageError
 from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, upgrade,
                               write_json_atomic)
 from sdmbench.sampling import save_samples
-from sdmbench.scoring.metric import Metric
+from sdmbench.scoring.metric import Metric, Scores
 from sdmbench.scoring.protocol import protocol_key
 
 SAMPLES_FILE = "samples.npz"
@@ -137,21 +137,20 @@ def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str
     metrics = {name: plugins.metric.get(name)() for name in metric_names}
     extractor = plugins.extractor.get(extractor_name)(data, device=device, progress=progress,
                                                       inception_weights=inception_weights) \
-        if any(m.needs_features for m in metrics.values()) else None
+        if any(getattr(m, "needs_features", True) for m in metrics.values()) else None
     n = wanted(num_samples, target.samples, config)
-    options = target.record["protocol"].get("sampler_options") or {}
-    if protocol_key(protocol_for(n, data, config, extractor, metrics, options)) in known_keys(target.record):
+    protocol = protocol_for(n, data, config, extractor, metrics,
+                            target.record["protocol"].get("sampler_options") or {})
+    key = protocol_key(protocol)
+    if key in known_keys(target.record):
         return None
     samples = extend(target, n, plugins, device, progress, log)
     if samples.shape[1:] != (data.channels, data.image_size, data.image_size):
         raise UsageError(f"{target.folder}: samples of shape {tuple(samples.shape[1:])} do not match "
                          f"{data.name} at {data.image_size}px")
-    protocol, scores = evaluate(samples, data, config, extractor, metrics, sampler_options=options,
-                                sampling={"steps": config.sample_steps}, progress=progress)
-    values: Dict[str, Any] = {}
-    for result in scores.values():
-        values.update(result.values)
-    entry = {"protocol": protocol, "protocol_key": protocol_key(protocol), "metrics": values,
+    _, scores = evaluate(protocol, samples, data, extractor, metrics, sampling={"steps": config.sample_steps},
+                         progress=progress)
+    entry = {"protocol": protocol, "protocol_key": key, "metrics": Scores.flat(scores),
              "details": {name: s.details for name, s in scores.items() if s.details},
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
              "git_commit": git_commit()}

@@ -31,8 +31,8 @@ from sdmbench.errors import UsageError, unknown_name
 from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
 from sdmbench.sampling import sample, save_grid, save_samples
-from sdmbench.scoring.metric import Scores, ScoringContext
-from sdmbench.scoring.evaluate import evaluate
+from sdmbench.scoring.evaluate import evaluate, protocol_for
+from sdmbench.scoring.metric import Scores
 
 
 @dataclass
@@ -253,17 +253,16 @@ def generate(run: Run, pipeline, metrics: Dict[str, Any]):
 
 def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: int):
     """The protocol and every chosen metric's scores (plus the pipeline's own, under its model's name)."""
-    c = run.config
+    c, data = run.config, pipeline.ctx.data
     t0 = time.perf_counter()
-    sampling = {"observed_images": observed, "steps": c.sample_steps}
-    protocol, scores = evaluate(samples, pipeline.ctx.data, c, run.extractor, metrics,
-                                sampler_options={k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())},
-                                sampling=sampling, progress=run.progress)
+    protocol = protocol_for(len(samples), data, c, run.extractor, metrics,
+                            {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())})
+    scoring, scores = evaluate(protocol, samples, data, run.extractor, metrics,
+                               sampling={"observed_images": observed, "steps": c.sample_steps},
+                               progress=run.progress)
     extra = getattr(pipeline, "extra_metrics", None)
     if extra is not None:
-        scores[c.model] = Scores.of(extra(ScoringContext(samples=samples, data=pipeline.ctx.data,
-                                                         protocol=protocol, extractor=run.extractor,
-                                                         sampling=sampling, progress=run.progress)))
+        scores[c.model] = Scores.of(extra(scoring))
     run.timed("score_s", t0)
     return protocol, scores
 

@@ -1,11 +1,11 @@
 """Scoring one set of samples under one protocol: the step a run ends with
 and ``sdmbench score`` repeats.
 
-:func:`evaluate` builds the protocol (dataset, extractor and weights hash,
-N generated and reference, image size, every metric's own settings, and the
-sampler that made the samples), then runs each metric on one shared
-:class:`~sdmbench.scoring.metric.ScoringContext`, so features are extracted
-once however many metrics read them.
+:func:`protocol_for` builds the protocol (dataset, extractor and weights
+hash, N generated and reference, image size, every metric's own settings,
+and the sampler that made the samples); :func:`evaluate` runs each metric
+on one shared :class:`~sdmbench.scoring.metric.ScoringContext`, so features
+are extracted once however many metrics read them.
 """
 from __future__ import annotations
 
@@ -39,11 +39,10 @@ def protocol_for(num_samples: int, data, config, extractor, metrics: Dict[str, M
                          metric_settings=metric_settings(metrics, num_samples, reference))
 
 
-def evaluate(samples: torch.Tensor, data, config, extractor, metrics: Dict[str, Metric], *,
-             sampler_options: Dict[str, Any], sampling: Dict[str, Any],
-             progress=None) -> Tuple[Dict[str, Any], Dict[str, Scores]]:
-    """``(protocol, scores)`` of ``samples`` (uint8 ``[N, C, H, W]``) made under ``config``."""
-    protocol = protocol_for(len(samples), data, config, extractor, metrics, sampler_options)
+def evaluate(protocol: Dict[str, Any], samples: torch.Tensor, data, extractor, metrics: Dict[str, Metric], *,
+             sampling: Dict[str, Any], progress=None) -> Tuple[ScoringContext, Dict[str, Scores]]:
+    """Every metric's scores of ``samples`` (uint8 ``[N, C, H, W]``) under ``protocol`` (from
+    :func:`protocol_for`), and the context they were computed on (its features extracted once)."""
     ctx = ScoringContext(samples=samples, data=data, protocol=protocol, extractor=extractor,
                          sampling=sampling, progress=progress)
-    return protocol, {name: Scores.of(metric.compute(ctx)) for name, metric in metrics.items()}
+    return ctx, {name: Scores.of(metric.compute(ctx)) for name, metric in metrics.items()}

@@ -79,6 +79,14 @@ class Scores:
         return cls({k: v for k, v in result.items() if scalar(v)},
                    {k: v for k, v in result.items() if not scalar(v)})
 
+    @staticmethod
+    def flat(scores: Dict[str, "Scores"]) -> Dict[str, Optional[float]]:
+        """Every metric's values in one mapping (what a record keeps under ``metrics``)."""
+        values: Dict[str, Optional[float]] = {}
+        for result in scores.values():
+            values.update(result.values)
+        return values
+
 
 class Metric:
     name: str = "?"
