@@ -165,6 +165,21 @@ class Model(Protocol):
     pipeline: Any
 
 
+@runtime_checkable
+class EnergyModel(Protocol):
+    """``factory() -> energy model``: a price list with its ``source`` (constants,
+    publication, technology node); ``price(layers)`` maps layer name ->
+    :class:`sdmbench.energy.Layer` (counts per image) to a
+    :class:`sdmbench.energy.Energy` (joules per image, compute and memory).
+    Optional: ``describe()``, one line with every constant."""
+
+    OPTIONAL = ("describe",)
+    name: str
+    source: str
+
+    def price(self, layers: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Contract:
     """How entries of one kind are checked: call ``probe`` on the factory (or
@@ -233,4 +248,5 @@ CONTRACTS: Dict[str, Contract] = {
     "model": Contract(Model, lambda factory: factory()),
     "converter": Contract(signature=((None, 1), {})),
     "executor": Contract(signature=((), {})),
+    "energy_model": Contract(EnergyModel, lambda factory: factory()),
 }

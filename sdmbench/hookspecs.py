@@ -24,6 +24,9 @@ page (``docs/architecture.md``) shows where each kind enters a run.
   ``run(jobs, progress=None) -> list`` of one :class:`sdmbench.sweep.Outcome`
   per job, in order; a job is a picklable :class:`sdmbench.sweep.Job` and
   :func:`sdmbench.sweep.run_job` executes one anywhere sdmbench is installed.
+- energy_model: ``factory() -> object`` with ``name``, ``source`` and
+  ``price(layers) -> sdmbench.energy.Energy`` (contracts.EnergyModel;
+  :class:`sdmbench.energy.PriceList` is one).
 - commands: ``sdmbench_register_commands(app)`` adds typer commands to the
   ``sdmbench`` command line (:func:`sdmbench.commands.group` gives a shared
   sub-command group such as ``import``).
@@ -76,6 +79,12 @@ def sdmbench_register_converters(registry):
 @hookspec
 def sdmbench_register_executors(registry):
     """Register executors that run the jobs of ``sdmbench sweep`` (local, Slurm, ...)."""
+
+
+@hookspec
+def sdmbench_register_energy_models(registry):
+    """Register energy models (price lists turning counted operations and memory accesses into joules);
+    ``default=True`` marks the one the leaderboard sorts by when no ``--energy-model`` is given."""
 
 
 @hookspec

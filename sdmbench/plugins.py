@@ -42,6 +42,7 @@ KINDS: Dict[str, str] = {
     "model": "sdmbench_register_models",
     "converter": "sdmbench_register_converters",
     "executor": "sdmbench_register_executors",
+    "energy_model": "sdmbench_register_energy_models",
 }
 
 

@@ -30,7 +30,7 @@ from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError, unknown_name
 from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
-from sdmbench.sampling import sample, save_grid, save_samples
+from sdmbench.sampling import observed_sampling, sample, save_grid, save_samples
 from sdmbench.scoring.evaluate import evaluate, protocol_for
 from sdmbench.scoring.metric import Scores
 
@@ -251,14 +251,14 @@ def generate(run: Run, pipeline, metrics: Dict[str, Any]):
     return samples, observed
 
 
-def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: int):
+def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: list):
     """The protocol and every chosen metric's scores (plus the pipeline's own, under its model's name)."""
     c, data = run.config, pipeline.ctx.data
     t0 = time.perf_counter()
     protocol = protocol_for(len(samples), data, c, run.extractor, metrics,
                             {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())})
     scoring, scores = evaluate(protocol, samples, data, run.extractor, metrics,
-                               sampling={"observed_images": observed, "steps": c.sample_steps},
+                               sampling=observed_sampling(observed, c.sample_steps, run.plugins),
                                progress=run.progress)
     extra = getattr(pipeline, "extra_metrics", None)
     if extra is not None:

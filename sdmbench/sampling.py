@@ -48,9 +48,10 @@ def batch_sizes(config: RunConfig) -> list:
 
 @torch.no_grad()
 def sample(pipeline, config: RunConfig, metrics: Sequence, progress=None,
-           label: str = "sample", first_batch: int = 0) -> Tuple[torch.Tensor, int]:
-    """``config.num_samples`` uint8 images ``[N, C, H, W]`` and how many images
-    the metrics observed (the first batch of each rank); from ``first_batch``
+           label: str = "sample", first_batch: int = 0) -> Tuple[torch.Tensor, list]:
+    """``config.num_samples`` uint8 images ``[N, C, H, W]`` and the images in
+    each batch the metrics observed (every batch, on every rank; rank 0
+    absorbs the other ranks' observations after its own); from ``first_batch``
     on, the later batches alone (``sdmbench score`` extending a run's samples:
     batch ``i`` is the same images whichever call makes it).
 
@@ -67,24 +68,30 @@ def sample(pipeline, config: RunConfig, metrics: Sequence, progress=None,
     out = {}
     for i in mine:
         with contextlib.ExitStack() as stack:
-            if i == mine[0]:
-                for metric in metrics:
-                    stack.enter_context(metric.observe(pipeline.generator_module()))
+            for metric in metrics:
+                stack.enter_context(metric.observe(pipeline.generator_module()))
             generator = torch.Generator().manual_seed(sample_seed(config.seed, i))
             with precision.autocast(config.precision, pipeline.ctx.device):
                 images = pipeline.generate(batches[i], generator, on_step)
             out[i] = to_uint8(images).cpu()
-    observed = batches[mine[0]] if mine else 0
+    observed = [batches[i] for i in mine]
     if world.enabled:
         out, observed = _gather(out, observed, metrics, world)
     return torch.cat([out[i] for i in sorted(out)]), observed
 
 
-def _gather(out: dict, observed: int, metrics: Sequence, world) -> Tuple[dict, int]:
+def observed_sampling(observed: Sequence[int], steps: int, plugins=None) -> dict:
+    """What a metric's ``ctx.sampling`` holds: the images observed (in total and per batch, in the
+    order the observing metrics saw them), the denoising steps, and the plugins (energy models)."""
+    return {"observed_images": sum(observed), "batch_images": list(observed), "steps": steps,
+            "plugins": plugins}
+
+
+def _gather(out: dict, observed: list, metrics: Sequence, world) -> Tuple[dict, list]:
     """Every rank's batches and observations on rank 0."""
     shares = distributed.gather((out, observed, [getattr(m, "observations", lambda: None)() for m in metrics]))
     out = {i: x for share in shares for i, x in share[0].items()}
-    observed = sum(share[1] for share in shares)
+    observed = [n for share in shares for n in share[1]]
     if world.main:  # rank 0 scores; a rank with no batch (fewer batches than ranks) observed nothing
         for k, metric in enumerate(metrics):
             if hasattr(metric, "merge"):

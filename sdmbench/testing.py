@@ -127,6 +127,7 @@ def check_metric(factory: Callable[..., Any], n: int = 16) -> dict:
     and reference images (features: the pixels); return its values."""
     from sdmbench.data import ImageData, content_hash
     from sdmbench.scoring.metric import Scores, ScoringContext
+    from sdmbench.sampling import observed_sampling
 
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 1, 8, 8), generator=gen, dtype=torch.uint8)
@@ -137,7 +138,7 @@ def check_metric(factory: Callable[..., Any], n: int = 16) -> dict:
         pass
     samples = torch.randint(0, 256, (n, 1, 8, 8), generator=gen, dtype=torch.uint8)
     ctx = ScoringContext(samples=samples, data=data, extractor=PixelFeatures(),
-                         sampling={"observed_images": n, "steps": 1},
+                         sampling=observed_sampling([n], 1),
                          protocol={"num_samples": n, "reference_images": n, "image_size": 8})
     scores = Scores.of(metric.compute(ctx))
     assert scores.values, "a metric computes at least one value"

@@ -44,7 +44,7 @@ def docstrings(tree: ast.AST) -> set:
 def test_the_builtin_plugins_are_the_ones_this_test_knows():
     assert set(BUILTIN) == {"sdmbench-neurons", "sdmbench-sdm", "sdmbench-ddpm", "sdmbench-datasets",
                             "sdmbench-metrics", "sdmbench-spiking-diffusion", "sdmbench-conversion",
-                            "sdmbench-executors"}
+                            "sdmbench-executors", "sdmbench-energy"}
     assert {"sdm", "if", "ddpm", "ddim", "classifier", "local", "mnist", "sdm-unet", "qcfs"} <= builtin_names()
 
 
@@ -82,6 +82,7 @@ RUN_WITHOUT = {
     "sdmbench-spiking-diffusion": "sdm",
     "sdmbench-conversion": "sdm",
     "sdmbench-executors": "sdm",
+    "sdmbench-energy": "sdm",  # energy is counted, not priced
     "sdmbench-datasets": None,
     "sdmbench-metrics": None,
 }
@@ -148,3 +149,5 @@ def test_a_run_that_does_not_need_the_disabled_plugin_still_runs(plugin, without
     config = configure(found, dict(TINY, model=model, results_dir=str(tmp_path)), SMALL)
     record = execute(config, plugins=found, log=lambda *a: None).record
     assert record["model"] == model and record["metrics"]["fid"] > 0
+    assert record["metrics"]["sops_per_image"] > 0
+    assert (record["metrics"]["energy_per_image_mj"] is None) == (plugin == "sdmbench-energy")

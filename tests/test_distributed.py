@@ -71,8 +71,11 @@ def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
     ddp, one = one_record(tmp_path / "ddp"), one_record(tmp_path / "one")
     # 4 batches of 8: rank 0 makes batches 0 and 2, rank 1 batches 1 and 3; rank 0 scores all 32
     assert ddp["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-6)
-    assert ddp["details"]["energy"]["observed_images"] == 16 and one["details"]["energy"]["observed_images"] == 8
-    assert ddp["metrics"]["energy_per_image_mj"] == pytest.approx(one["metrics"]["energy_per_image_mj"], rel=0.05)
+    # every batch is counted: the two ranks' counts add up to the one process's
+    assert ddp["details"]["energy"]["observed_images"] == one["details"]["energy"]["observed_images"] == 32
+    assert ddp["details"]["energy"]["batches"] == one["details"]["energy"]["batches"] == 4
+    assert ddp["details"]["energy"]["counts"] == pytest.approx(one["details"]["energy"]["counts"], rel=1e-9)
+    assert ddp["metrics"]["energy_per_image_mj"] == pytest.approx(one["metrics"]["energy_per_image_mj"], rel=1e-9)
     # one batch for two ranks (the smoke preset's 128 in one batch): rank 1 makes none, rank 0 all of it
     one_batch = ["--set", "sample_batch_size=32"]
     code, _, err = torchrun("run", "--resume", str(trained), *one_batch, "--results-dir", str(tmp_path / "ddp1"))

@@ -75,4 +75,4 @@ def test_a_tsm_gain_scales_its_convolution_output_at_that_step_only():
         conv.weight.fill_(2.0), conv.bias.fill_(1.0), conv.gain.copy_(torch.tensor([1.0, 0.5, 3.0]))
     x = torch.ones(3 * 2, 1, 1, 1)  # T=3 steps of a batch of 2, all inputs 1: (2*1 + 1) * gain[n]
     assert conv(x).flatten().tolist() == [3.0, 3.0, 1.5, 1.5, 9.0, 9.0]
-    assert conv.forward_repeated(torch.ones(2, 1, 1, 1)).flatten().tolist() == [3.0, 3.0, 1.5, 1.5, 9.0, 9.0]
+    assert conv(torch.ones(2, 1, 1, 1), repeated=True).flatten().tolist() == [3.0, 3.0, 1.5, 1.5, 9.0, 9.0]

@@ -30,7 +30,7 @@ from torch import nn
 
 from sdmbench.errors import UsageError
 from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
-from sdmbench.sampling import sample, save_grid
+from sdmbench.sampling import observed_sampling, sample, save_grid
 from sdmbench.scoring.metric import Scores
 from sdmbench.training import noisy_batch, optimise
 
@@ -146,7 +146,7 @@ class ConversionPipeline(DiffusionPipeline):
             if ctx.run_dir is not None:
                 save_grid(samples, ctx.run_dir / f"samples-{label}.png")
             view_scoring = dataclasses.replace(scoring, samples=samples,
-                                               sampling={**scoring.sampling, "observed_images": observed})
+                                               sampling=observed_sampling(observed, ctx.config.sample_steps, ctx.plugins))
             found: Dict[str, Any] = {}
             for metric in metrics:
                 found.update(Scores.of(metric.compute(view_scoring)).values)

@@ -19,7 +19,8 @@ def sdmbench_register_metrics(registry):
     registry.add("prc", PrecisionRecall, default=True,
                  description="improved precision and recall, k = 3, equal set sizes (torch-fidelity)")
     registry.add("energy", Energy, default=True,
-                 description="4.6 pJ x MACs + 0.9 pJ x SOPs over a real sampling pass, with firing rates")
+                 description="operations and memory accesses counted over every sampling batch, priced by every "
+                             "energy model; firing rates")
 
 
 @sdmbench.hookimpl

@@ -56,19 +56,17 @@ class Conv(nn.Conv2d):
         self.T = T
         self.gain = nn.Parameter(torch.ones(T)) if temporal_gain else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, repeated: bool = False) -> torch.Tensor:
+        """``[T*B, ...] -> [T*B, ...]``; ``repeated``: a ``[B, ...]`` input identical at every
+        step -> ``[T, B, ...]`` (the convolution runs once; only the TSM gains differ between
+        steps). Called as a module either way, so hooks (the energy counter) see the call."""
         y = super().forward(x)
+        if repeated:
+            y = y.unsqueeze(0)
+            return y.expand(self.T, *y.shape[1:]) if self.gain is None else y * self.gain.view(-1, 1, 1, 1, 1)
         if self.gain is None:
             return y
         return fold(unfold(y, self.T) * self.gain.view(-1, 1, 1, 1, 1))
-
-    def forward_repeated(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, ...]`` input identical at every step -> ``[T, B, ...]``: the
-        convolution runs once; only the TSM gains differ between steps."""
-        y = super().forward(x).unsqueeze(0)
-        if self.gain is None:
-            return y.expand(self.T, *y.shape[1:])
-        return y * self.gain.view(-1, 1, 1, 1, 1)
 
 
 def conv_maker(T: int, temporal_gain: bool):

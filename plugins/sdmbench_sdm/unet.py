@@ -92,7 +92,7 @@ class SpikingUNet(nn.Module):
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` image -> ``[T, B, ch, H, W]`` real-valued features."""
         T = self.T
-        y = self.stem_conv.forward_repeated(x)
+        y = self.stem_conv(x, repeated=True)
         if self.temporal_gain:
             y = unfold(self.stem_bn(fold(y)), T)
         else:  # identical steps: normalise one copy (same batch statistics) and repeat it

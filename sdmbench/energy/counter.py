@@ -1,0 +1,224 @@
+"""Counting a real forward pass: forward hooks on every layer, a torch
+function mode for the additions between layers.
+
+``with EnergyCounter(model) as counter: model(...)`` adds the pass to the
+counter; enter it again for the next batch (every batch of the sampling
+pass is observed). What is counted is written in :mod:`sdmbench.energy.counts`.
+
+Synaptic accumulates are exact: a spike map ``s`` feeding a convolution
+costs ``sum over spikes of their fan-out``, computed by convolving the
+channel-summed map with a kernel of ones (a border spike reaches fewer
+outputs; stride and transposition are honoured). An input counts as spikes
+when every element is 0 or one shared value ``c`` (a converted IF neuron's
+spikes ``c = v_th``, folded into the weights).
+
+Beside the per-layer counts the counter keeps, for every call of the
+observed network (one denoising step; the ``i``-th call of every batch is
+step ``i``), the accumulates, MACs and spikes of that step, and each batch's
+total, so that the spread across batches can be reported.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from typing import Dict, List
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from sdmbench.energy.counts import Counts, Layer
+from sdmbench.energy.synapses import conv_acs, dense_macs, outputs, spike_counts, spike_value
+from sdmbench.neuron import Swish, is_neuron
+
+SYNAPTIC = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+NORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+ACTIVATION = (nn.SiLU, nn.ReLU, nn.GELU, Swish)
+ADDITIONS = {torch.add, torch.Tensor.add, torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__,
+             torch.sub, torch.Tensor.sub, torch.Tensor.__sub__, torch.Tensor.__rsub__, torch.Tensor.__isub__}
+ADDITIONS_LAYER = "(additions)"
+
+
+class _Additions(TorchFunctionMode):
+    """Counts tensor + tensor (and -) inside a call of the observed network, outside its counted layers
+    (the sampler's own arithmetic between calls is not the network's)."""
+
+    def __init__(self, counter: "EnergyCounter"):
+        super().__init__()
+        self.counter = counter
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func in ADDITIONS and self.counter._step >= 0 and not self.counter._inside and len(args) >= 2 \
+                and all(isinstance(a, torch.Tensor) and a.numel() > 1 for a in args[:2]):
+            self.counter._add(ADDITIONS_LAYER, "add", Counts(
+                adds=out.numel(), activation_reads=2 * out.numel(), activation_writes=out.numel()))
+        return out
+
+
+class EnergyCounter:
+    """Per-layer, per-step and per-batch counts of the passes run inside ``with counter:``."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.layers: "OrderedDict[str, Layer]" = OrderedDict()
+        self.spikes: Dict[str, List[float]] = {}  # neuron layer -> [spikes, outputs]
+        self.steps: List[dict] = []  # per network call: macs, acs, spikes, neuron outputs
+        self.batches: List[Dict[str, Counts]] = []  # per batch: layer -> counts
+        self._handles: list = []
+        self._inside = 0  # > 0 while a counted layer runs
+        self._step = -1  # the running call of the observed network (-1: outside one)
+        self._calls = 0
+        self._mode = None
+        self._spike_maps: Dict[int, "weakref.ref"] = {}  # neuron outputs alive in this call: spikes for sure
+
+    def __enter__(self) -> "EnergyCounter":
+        self.batches.append({})
+        self._calls = 0
+        for name, module in self.model.named_modules():
+            if isinstance(module, SYNAPTIC):
+                self._watch(module, self._synaptic_hook(name))
+            elif isinstance(module, NORM + ACTIVATION) or is_neuron(module):
+                self._watch(module, self._elementwise_hook(name))
+        for root in self._roots():
+            self._handles.append(root.register_forward_pre_hook(self._begin_step))
+            self._handles.append(root.register_forward_hook(self._end_step))
+        self._mode = _Additions(self)
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def _roots(self) -> List[nn.Module]:
+        """The modules whose calls are the steps: the model, or a container's children."""
+        if isinstance(self.model, (nn.ModuleDict, nn.ModuleList)):
+            return list(self.model.children())
+        return [self.model]
+
+    def _watch(self, module: nn.Module, hook) -> None:
+        def enter(*_):
+            self._inside += 1
+
+        def leave(*args):
+            self._inside -= 1
+            hook(*args)
+
+        self._handles.append(module.register_forward_pre_hook(enter))
+        self._handles.append(module.register_forward_hook(leave))
+
+    def _begin_step(self, *_):
+        self._step = self._calls
+        self._calls += 1
+        while len(self.steps) <= self._step:
+            self.steps.append({"macs": 0, "acs": 0, "spikes": 0, "neurons": 0})
+
+    def _end_step(self, *_):
+        self._step = -1
+        self._spike_maps.clear()
+
+    def _known_spikes(self, x: torch.Tensor):
+        """Spikes per position of ``x`` when it is (a view of) a neuron's output of this call, else None
+        (a neuron's output needs no spike test)."""
+        for t in (x, x._base):
+            ref = self._spike_maps.get(id(t)) if t is not None else None
+            if ref is not None and ref() is t:
+                return spike_counts(x)
+        return None
+
+    def _add(self, name: str, kind: str, counts: Counts, **size) -> Layer:
+        layer = self.layers.get(name)
+        if layer is None:
+            layer = self.layers[name] = Layer(kind, **size)
+        layer.calls += 1
+        layer.counts = layer.counts + counts
+        batch = self.batches[-1]
+        batch[name] = batch[name] + counts if name in batch else counts
+        if self._step >= 0:
+            step = self.steps[self._step]
+            step["macs"] += counts.macs
+            step["acs"] += counts.acs
+        return layer
+
+    def _synaptic_hook(self, name: str):
+        weights = None
+
+        def hook(module, inputs, output):
+            nonlocal weights
+            if weights is None:
+                weights = sum(p.numel() for p in module.parameters(recurse=False))
+            x = inputs[0]
+            leading = x.shape[0] if x.dim() > 1 else 1
+            written = outputs(module, x, output)
+            counts = Counts(weight_reads=weights * leading, activation_writes=written)
+            per_position = self._known_spikes(x)
+            if per_position is None:
+                c = spike_value(x)
+                per_position = None if c is None else spike_counts(x, c)
+            spiking = per_position is not None
+            if spiking:
+                fired = int(per_position.sum())
+                counts.acs = fired * module.out_features if isinstance(module, nn.Linear) \
+                    else conv_acs(module, per_position)
+                counts.spike_reads = x.numel()
+            else:
+                counts.macs, counts.activation_reads = dense_macs(module, x, output), x.numel()
+            layer = self._add(name, type(module).__name__, counts, weights=weights,
+                              state=written // max(leading, 1))
+            layer.input_elements += x.numel()
+            layer.input_spikes += fired if spiking else 0
+        return hook
+
+    def _elementwise_hook(self, name: str):
+        def hook(module, inputs, output):
+            n, x = output.numel(), inputs[0]
+            counts = Counts(elementwise=n, activation_reads=x.numel() if torch.is_tensor(x) else n)
+            if is_neuron(module):
+                counts.state_reads = counts.state_writes = counts.spike_writes = n
+                fired = float(output.count_nonzero())
+                self._spike_maps[id(output)] = weakref.ref(output)
+                total = self.spikes.setdefault(name, [0.0, 0.0])
+                total[0] += fired
+                total[1] += n
+                if self._step >= 0:
+                    self.steps[self._step]["spikes"] += fired
+                    self.steps[self._step]["neurons"] += n
+            else:
+                counts.activation_writes = n
+            slices = output.shape[0] * output.shape[1] if is_neuron(module) else output.shape[0]  # [T, B, ...]
+            self._add(name, type(module).__name__, counts, state=n // max(slices, 1))
+        return hook
+
+    def total(self) -> Counts:
+        out = Counts()
+        for layer in self.layers.values():
+            out = out + layer.counts
+        return out
+
+    def firing_rates(self) -> Dict[str, float]:
+        """Each neuron layer's fraction of outputs that are spikes (nonzero)."""
+        return {name: s / n for name, (s, n) in self.spikes.items() if n}
+
+    def observations(self) -> tuple:
+        """Everything counted, picklable (sent from every torchrun rank)."""
+        return self.layers, self.spikes, self.steps, self.batches
+
+    def absorb(self, observations: tuple) -> None:
+        """Add another counter's :meth:`observations` (another rank's batches of the same model)."""
+        layers, spikes, steps, batches = observations
+        for name, other in layers.items():
+            mine = self.layers.setdefault(name, Layer(other.kind))
+            mine.absorb(other)
+        for name, (fired, total) in spikes.items():
+            mine = self.spikes.setdefault(name, [0.0, 0.0])
+            mine[0] += fired
+            mine[1] += total
+        for i, step in enumerate(steps):
+            if i == len(self.steps):
+                self.steps.append({k: 0 for k in step})
+            for key, value in step.items():
+                self.steps[i][key] += value
+        self.batches.extend(batches)
