@@ -21,6 +21,8 @@ def leaderboard_cmd(
     output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
     baseline: Optional[str] = typer.Option(None, help="an entry's name (e.g. sdm-ann): every entry's FID and "
                                                       "energy as a ratio to it, with 95% intervals and Welch's p"),
+    energy_model: Optional[str] = typer.Option(None, help="the energy model that prices energy (sdmbench plugins "
+                                                          "lists them; default: the registered default)"),
 ):
     """Rank recorded runs by FID within each (dataset, protocol)."""
     from sdmbench import leaderboard
@@ -37,7 +39,7 @@ def leaderboard_cmd(
         print(f"warning: skipped unreadable record {p}", file=sys.stderr)
     plugins = plugin_loader.get()
     table = leaderboard.rows(records, dataset, aliases=plugins.model.aliases(), preset_of=preset_config(plugins),
-                             baseline=baseline)
+                             baseline=baseline, energy=_energy_model(plugins, energy_model))
     if baseline and table and not any("fid_ratio" in row for row in table):
         names = sorted({row["model"] for row in table if row["section"] == "ranked"})
         raise UsageError(f"--baseline '{baseline}' names no ranked entry; ranked entries: {', '.join(names)}")
@@ -52,6 +54,16 @@ def leaderboard_cmd(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+def _energy_model(plugins, name: Optional[str]):
+    """``(name, model)`` of the chosen (or default) energy model; None when none is installed."""
+    registry = plugins.energy_model
+    if name is None:
+        if not registry.defaults():
+            return None
+        name = registry.default("energy model")
+    return name, registry.get(name)()
 
 
 def preset_config(plugins):

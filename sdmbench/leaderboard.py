@@ -17,8 +17,9 @@ import html
 import io
 import json
 import re
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from sdmbench.energy.records import with_energy_of
 from sdmbench.entries import GENERATION, QUALITY, RANKED, TRIAL, Entry, entries
 from sdmbench.scoring.protocol import describe, describe_sampler
 
@@ -33,11 +34,17 @@ SECTIONS = {RANKED: "Ranked (on their preset)", TRIAL: "Trials (off their preset
 
 def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
          preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
-         baseline: Optional[str] = None) -> List[Dict[str, Any]]:
+         baseline: Optional[str] = None, energy: Optional[Tuple[str, Any]] = None) -> List[Dict[str, Any]]:
     """One row per entry (see :func:`sdmbench.entries.entries`), flat and escaped, in display order;
     with a ``baseline``, each row's ratios to it (``fid_ratio``, ``energy_ratio`` and their interval
-    bounds) and Welch's ``fid_p``."""
-    return [_row(e) for e in entries(records, dataset, aliases, preset_of, baseline)]
+    bounds) and Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
+    (:func:`sdmbench.energy.records.record_energy`), named in every row."""
+    if energy is not None:
+        records = [with_energy_of(r, *energy) for r in records]
+    out = [_row(e) for e in entries(records, dataset, aliases, preset_of, baseline)]
+    for row in out:
+        row["energy_model"] = _text(energy[0]) if energy else None
+    return out
 
 
 def _row(e: Entry) -> Dict[str, Any]:
@@ -134,7 +141,8 @@ INTRO = ("Entries are runs that differ only in their seed: each value is the mea
          "half-width of its 95% confidence interval (Student's t); a single seed has no interval. Rank "
          "ranges come from the FID intervals: entries whose intervals overlap share ranks. Entries are "
          "ranked only within one dataset and scoring protocol; trials (settings off the preset) and "
-         "diverged runs are listed, never ranked. Energy is per generated image (4.6 pJ/MAC, 0.9 pJ/SOP).")
+         "diverged runs are listed, never ranked. Energy is per generated image, under the energy model "
+         "each group names (sdmbench leaderboard --energy-model NAME prices it under another).")
 
 
 def to_markdown(table: List[Dict[str, Any]]) -> str:
@@ -143,6 +151,8 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
         if (dataset, key) != current:
             current = (dataset, key)
             lines += ["", f"## {_md(dataset)} — protocol `{_md(key)}`", "", _md(members[0]["protocol"]), ""]
+            if members[0].get("energy_model"):
+                lines += [f"Energy model: `{_md(members[0]['energy_model'])}`.", ""]
         columns = _columns(section, members)
         lines += ["", f"### {SECTIONS[section]}", "", "| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
                   "|" + "---|" * len(columns)]
@@ -153,7 +163,7 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
 CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
               "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
               "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "energy_ratio", "energy_ratio_ci_low",
-              "energy_ratio_ci_high", "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
+              "energy_ratio_ci_high", "energy_model", "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
 
 
 def to_csv(table: List[Dict[str, Any]]) -> str:
@@ -187,7 +197,8 @@ def to_rich(table: List[Dict[str, Any]], width: int = 200):
     tables = []
     for dataset, key, section, members in _sections(table):
         columns = _columns(section, members) if width >= 150 else NARROW
-        caption = escape(members[0]["protocol"]) + ("" if width >= 150 else
+        model = members[0].get("energy_model")
+        caption = escape(members[0]["protocol"] + (f" · energy: {model}" if model else "")) + ("" if width >= 150 else
                                                     " · more columns: a wider terminal or --format markdown")
         t = Table(title=escape(f"{dataset} · protocol {key} · {SECTIONS[section]}"), caption=caption)
         for c in columns:
