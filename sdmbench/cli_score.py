@@ -23,12 +23,20 @@ def score_cmd(
     data_root: Optional[Path] = typer.Option(None, help="folder with datasets", show_default="the run's own"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
+    recount_energy: bool = typer.Option(False, "--recount-energy",
+                                        help="instead: sample again from the saved weights and count energy "
+                                             "over the pass (every energy model); the old figures move to "
+                                             "the record's 'superseded'"),
+    batches: Optional[int] = typer.Option(None, help="with --recount-energy: count this many sampling batches",
+                                          show_default="every batch"),
 ):
     """Score finished runs again under another protocol (extractor, N, metrics); the new scores join
-    each record beside the old ones, which stay as they were."""
+    each record beside the old ones, which stay as they were. With --recount-energy, count the
+    energy of each run's sampling pass again instead."""
     import torch
 
     from sdmbench.cli_run import _names
+    from sdmbench.recount import observing_metrics
     from sdmbench.rescore import check, observes_sampling, rescore
     from sdmbench.runner import pick_device
     from sdmbench.scoring.protocol import describe
@@ -42,13 +50,19 @@ def score_cmd(
     names = _metric_names(plugins, _names(metrics, "--metrics"), observes_sampling)
     if extractor is not None:
         extractor = plugins.extractor.get(extractor).name
+    if batches is not None and (not recount_energy or batches < 1):
+        raise UsageError("--batches N (N >= 1) goes with --recount-energy")
     targets = [check(folder, num_samples) for folder in run_dirs]  # every folder checked before any work
     for t in targets:
         plugins.model.get(t.config.model)
         plugins.dataset.get(t.config.dataset)
+        if recount_energy:
+            observing_metrics(t, plugins)
     chosen_device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
+    if recount_energy:
+        return _recount(targets, plugins, chosen_device, batches)
     for t in targets:
         with progress_bars() as progress:
             entry = rescore(t, plugins, extractor or t.config.extractor, names, num_samples, chosen_device,
@@ -61,6 +75,18 @@ def score_cmd(
         shown = " · ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items() if isinstance(v, (int, float)))
         out.print(f"{run_id}: {shown or 'no scores'}  [protocol {entry['protocol_key']}: "
                   f"{describe(entry['protocol'])}]")
+
+
+def _recount(targets, plugins, device, batches) -> None:
+    from sdmbench.recount import recount
+
+    for t in targets:
+        with progress_bars() as progress:
+            found = recount(t, plugins, device, batches, progress, err.print)
+        values = found["values"]
+        shown = " · ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, (int, float)))
+        same = "reproduced its kept samples" if found["reproduced_samples"] else "did NOT reproduce its kept samples"
+        out.print(f"{t.record['run_id']}: {shown}  [{found['images']} images counted; the pass {same}]")
 
 
 def _metric_names(plugins, names, observes_sampling) -> List[str]:

@@ -14,7 +14,8 @@ The new scores are appended to ``record["rescores"]`` under their protocol;
 the record's own ``protocol`` and ``metrics`` are never changed, and a
 protocol the record already holds is not scored twice. Metrics measured
 during the sampling pass (``energy``) describe the generation, not the
-samples: they stay as the run recorded them and cannot be chosen here.
+samples: they cannot be chosen here; :mod:`sdmbench.recount` counts them
+again over a new pass of the saved weights.
 """
 from __future__ import annotations
 
@@ -97,10 +98,21 @@ def wanted(num_samples: Optional[int], samples: Optional[torch.Tensor], config: 
     return num_samples or (len(samples) if samples is not None else config.num_samples)
 
 
-def extend(target: Target, n: int, plugins, device, progress=None, log=print) -> torch.Tensor:
-    """``n`` samples: the kept ones, plus batches generated from the run's saved weights."""
+def load_pipeline(target: Target, config: RunConfig, plugins, device, progress=None, log=print):
+    """The run's pipeline, rebuilt under ``config`` with its saved weights loaded."""
     from sdmbench.checkpoint import load_state
     from sdmbench.runner import Run, build_pipeline
+
+    recipe = plugins.model.get(config.model)()
+    run = Run(config, plugins, recipe, device, target.record["run_id"], target.folder, progress, log)
+    pipeline = build_pipeline(run)
+    for stage in pipeline.stages:
+        pipeline.load_stage(stage, load_state(target.folder / f"stage-{stage}.pt", device, "score"))
+    return pipeline
+
+
+def extend(target: Target, n: int, plugins, device, progress=None, log=print) -> torch.Tensor:
+    """``n`` samples: the kept ones, plus batches generated from the run's saved weights."""
     from sdmbench.sampling import sample
 
     have = 0 if target.samples is None else len(target.samples)
@@ -108,11 +120,7 @@ def extend(target: Target, n: int, plugins, device, progress=None, log=print) ->
         return target.samples[:n]
     config = dataclasses.replace(target.config, num_samples=n)
     first = have // config.sample_batch_size  # a last, partial batch is made again whole
-    recipe = plugins.model.get(config.model)()
-    run = Run(config, plugins, recipe, device, target.record["run_id"], target.folder, progress, log)
-    pipeline = build_pipeline(run)
-    for stage in pipeline.stages:
-        pipeline.load_stage(stage, load_state(target.folder / f"stage-{stage}.pt", device, "score"))
+    pipeline = load_pipeline(target, config, plugins, device, progress, log)
     new, _ = sample(pipeline, config, [], progress, label=f"sample {n - have} more", first_batch=first)
     kept = target.samples[:first * config.sample_batch_size] if target.samples is not None \
         else torch.empty((0, *new.shape[1:]), dtype=torch.uint8)

@@ -126,3 +126,31 @@ def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_clear_errors(run
     (folder / "samples.npz").write_bytes(b"not an archive")
     with pytest.raises(UsageError, match="not a samples archive"):
         check(folder, None)
+
+
+def test_recounting_energy_reproduces_the_runs_own_pass_and_keeps_the_old_figures(runs, tmp_path, sdmbench_plugins):
+    import torch
+
+    from sdmbench.recount import recount
+    from sdmbench.rescore import check
+
+    cpu = torch.device("cpu")
+    folder = shutil.copytree(runs[1], tmp_path / runs[1].name)  # 16 samples: two batches of 8
+    before = record(folder)
+    found = recount(check(folder, None), sdmbench_plugins, cpu)
+    after = record(folder)
+    assert found["images"] == 16 and found["reproduced_samples"]
+    for key in ("energy_per_image_mj", "macs_per_image", "memory_accesses_per_image"):  # the same pass, counted again
+        assert after["metrics"][key] == pytest.approx(before["metrics"][key], rel=1e-12)
+    [old] = after["superseded"]
+    assert old["metrics"]["energy_per_image_mj"] == before["metrics"]["energy_per_image_mj"]
+    assert old["details"]["energy"] == before["details"]["energy"]
+    assert after["details"]["energy"]["recounted"]["reproduced_samples"] is True
+    one = recount(check(folder, None), sdmbench_plugins, cpu, batches=1)
+    assert one["images"] == 8 and len(record(folder)["superseded"]) == 2
+    assert (after["protocol"], after["metrics"]["fid"]) == (before["protocol"], before["metrics"]["fid"])
+
+
+def test_batches_go_with_recount_energy(runs):
+    code, out, err = run_cli("score", str(runs[0]), "--batches", "2")
+    assert code == 2 and "--batches N (N >= 1) goes with --recount-energy" in err, err
