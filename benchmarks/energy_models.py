@@ -92,7 +92,7 @@ def plot(result, baseline, path):
     spiking = {n: r for n, r in result.items() if n != baseline and r["mean_firing_rate"]}
     fig, axes = plt.subplots(1, len(spiking), figsize=(5 * len(spiking), 4), squeeze=False)
     for ax, (name, row) in zip(axes[0], spiking.items()):
-        rates = [i / 100 for i in range(0, 51)]
+        rates = [i / 100 for i in range(0, 101)]
         for m_name, m in row["models"].items():
             base = m["baseline_energy_per_image_mj"]
             line = ax.plot([r * 100 for r in rates], [(m["fixed_mj"] + r * m["per_unit_rate_mj"]) / base for r in rates],

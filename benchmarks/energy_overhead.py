@@ -7,7 +7,7 @@ process, alternating, medians of ``--repeats``.
 
 Prints, per network, the time of one denoising step of one batch and each
 counter's ratio to the bare step (issue 18's bound: sdmbench's at most
-1.10). Networks: the quick ``sdm`` U-Net (IF and TSM neurons, T = 4, ch 32,
+1.10) and, apart, without the function mode that counts additions between layers. Networks: the quick ``sdm`` U-Net (IF and TSM neurons, T = 4, ch 32,
 32 px), its ANN twin, and the quick Spiking-Diffusion denoiser (LIF, T = 4).
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def inputs(kind: str, batch: int):
 def counters():
     from sdmbench.energy import EnergyCounter
 
-    found = {"sdmbench": EnergyCounter}
+    found = {"sdmbench": EnergyCounter, "sdmbench_no_additions": lambda net: EnergyCounter(net, additions=False)}
     try:
         from spikingjelly.activation_based import op_counter as oc
 

@@ -59,8 +59,10 @@ class _Additions(TorchFunctionMode):
 class EnergyCounter:
     """Per-layer, per-step and per-batch counts of the passes run inside ``with counter:``."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, additions: bool = True):
+        """``additions=False`` leaves out the function mode (and the additions between layers it counts)."""
         self.model = model
+        self.additions = additions
         self.layers: "OrderedDict[str, Layer]" = OrderedDict()
         self.spikes: Dict[str, List[float]] = {}  # neuron layer -> [spikes, outputs]
         self.steps: List[dict] = []  # per network call: macs, acs, spikes, neuron outputs
@@ -83,12 +85,14 @@ class EnergyCounter:
         for root in self._roots():
             self._handles.append(root.register_forward_pre_hook(self._begin_step))
             self._handles.append(root.register_forward_hook(self._end_step))
-        self._mode = _Additions(self)
-        self._mode.__enter__()
+        self._mode = _Additions(self) if self.additions else None
+        if self._mode is not None:
+            self._mode.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._mode.__exit__(*exc)
+        if self._mode is not None:
+            self._mode.__exit__(*exc)
         for h in self._handles:
             h.remove()
         self._handles.clear()
