@@ -59,7 +59,8 @@ def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, datase
     assert record["metrics"]["fid"] > 0
     assert record["metrics"]["energy_per_image_mj"] > 0
     energy = record["details"]["energy"]
-    assert energy["sops"] > 0 and energy["macs"] > 0
+    assert energy["counts"]["acs"] > 0 and energy["counts"]["macs"] > 0 and energy["counts"]["state_writes"] > 0
+    assert set(energy["models"]) >= {"fp32-compute", "int8-compute", "memory-aware"}
     assert len(energy["firing_rates"]) == 19 and all(0 <= r <= 1 for r in energy["firing_rates"].values())
     assert (folder / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     kept = np.load(folder / "samples.npz", allow_pickle=False)["arr_0"]  # every sample, uint8 NHWC
