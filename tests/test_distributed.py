@@ -41,7 +41,7 @@ pytestmark = [needs_shared_mnist]
     ("sdm-ann", 1e-5),  # real-valued: DDP's averaged gradient is the one-process gradient up to float rounding
     # spiking: float-rounding differences of the synchronised BatchNorm flip a few spikes, and Adam turns
     # the sign of near-zero gradients into full-size steps, so the runs drift apart a little
-    ("sdm", 0.05),
+    pytest.param("sdm", 0.05, marks=pytest.mark.slow),  # slow: the default suite's 10-minute budget
 ])
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, model, tolerance):
     args = ["run", "--model", model, *TINY, "--train-steps", "6"]
@@ -59,11 +59,16 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, model
     assert ddp["training"]["final_loss"] == pytest.approx(one["training"]["final_loss"], rel=tolerance)
 
 
-def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
+def trained_run(tmp_path):
+    """A 2-step ``sdm`` run made in one process, to sample again from."""
     code, _, err = run_cli("run", "--model", "sdm", *TINY, "--train-steps", "2",
                            "--results-dir", str(tmp_path / "trained"), env=ENV)
     assert code == 0, err
-    trained = tmp_path / "trained" / one_record(tmp_path / "trained")["run_id"]
+    return tmp_path / "trained" / one_record(tmp_path / "trained")["run_id"]
+
+
+def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
+    trained = trained_run(tmp_path)
     code, _, err = torchrun("run", "--resume", str(trained), "--results-dir", str(tmp_path / "ddp"))
     assert code == 0, err[-3000:]
     code, _, err = run_cli("run", "--resume", str(trained), "--results-dir", str(tmp_path / "one"), env=ENV)
@@ -76,7 +81,12 @@ def test_sharded_sampling_gives_the_one_process_samples_and_fid(tmp_path):
     assert ddp["details"]["energy"]["batches"] == one["details"]["energy"]["batches"] == 4
     assert ddp["details"]["energy"]["counts"] == pytest.approx(one["details"]["energy"]["counts"], rel=1e-9)
     assert ddp["metrics"]["energy_per_image_mj"] == pytest.approx(one["metrics"]["energy_per_image_mj"], rel=1e-9)
-    # one batch for two ranks (the smoke preset's 128 in one batch): rank 1 makes none, rank 0 all of it
+
+
+@pytest.mark.slow  # the default suite's 10-minute budget
+def test_one_batch_for_two_ranks_is_made_by_rank_0(tmp_path):
+    trained = trained_run(tmp_path)
+    # one batch for two ranks (all 32 samples in one batch): rank 1 makes none, rank 0 all of it
     one_batch = ["--set", "sample_batch_size=32"]
     code, _, err = torchrun("run", "--resume", str(trained), *one_batch, "--results-dir", str(tmp_path / "ddp1"))
     assert code == 0, err[-3000:]
