@@ -72,7 +72,8 @@ class EnergyCounter:
         self._step = -1  # the running call of the observed network (-1: outside one)
         self._calls = 0
         self._mode = None
-        self._spike_maps: Dict[int, "weakref.ref"] = {}  # neuron outputs alive in this call: spikes for sure
+        # neuron outputs of this call (spikes for sure): id -> (weak reference, spikes per position of its fold)
+        self._spike_maps: Dict[int, tuple] = {}
 
     def __enter__(self) -> "EnergyCounter":
         self.batches.append({})
@@ -126,11 +127,12 @@ class EnergyCounter:
 
     def _known_spikes(self, x: torch.Tensor):
         """Spikes per position of ``x`` when it is (a view of) a neuron's output of this call, else None
-        (a neuron's output needs no spike test)."""
+        (a neuron's output needs no spike test, and its counts were taken when it fired)."""
         for t in (x, x._base):
-            ref = self._spike_maps.get(id(t)) if t is not None else None
+            ref, per_position = self._spike_maps.get(id(t), (None, None)) if t is not None else (None, None)
             if ref is not None and ref() is t:
-                return spike_counts(x)
+                spatial = x.shape[2:] if x.dim() > 2 else x.shape[-1:]
+                return per_position if per_position.shape == spatial else spike_counts(x)
         return None
 
     def _add(self, name: str, kind: str, counts: Counts, **size) -> Layer:
@@ -182,8 +184,10 @@ class EnergyCounter:
             counts = Counts(elementwise=n, activation_reads=x.numel() if torch.is_tensor(x) else n)
             if is_neuron(module):
                 counts.state_reads = counts.state_writes = counts.spike_writes = n
-                fired = float(output.count_nonzero())
-                self._spike_maps[id(output)] = weakref.ref(output)
+                # [T, B, C, *spatial] folds to [T*B, C, *spatial]: spikes per position, as its reader counts them
+                per_position = spike_counts(output.flatten(0, 1) if output.dim() > 2 else output)
+                fired = float(per_position.sum())
+                self._spike_maps[id(output)] = (weakref.ref(output), per_position)
                 total = self.spikes.setdefault(name, [0.0, 0.0])
                 total[0] += fired
                 total[1] += n
