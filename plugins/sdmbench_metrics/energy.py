@@ -16,14 +16,9 @@ from __future__ import annotations
 import statistics
 
 from sdmbench.energy import EnergyCounter, price_all
-from sdmbench.energy.counts import ACCESSES
+from sdmbench.energy.counts import ACCESSES, per_image
 from sdmbench.energy.model import registered_models
 from sdmbench.scoring.metric import Metric, Scores, ScoringContext
-
-
-def per_image(layers, images: int):
-    """The layers' counts divided by ``images``."""
-    return {name: layer.with_counts(layer.counts.scaled(1 / images)) for name, layer in layers.items()}
 
 
 class Energy(Metric):

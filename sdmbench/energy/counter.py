@@ -5,12 +5,12 @@ function mode for the additions between layers.
 counter; enter it again for the next batch (every batch of the sampling
 pass is observed). What is counted is written in :mod:`sdmbench.energy.counts`.
 
-Synaptic accumulates are exact: a spike map ``s`` feeding a convolution
-costs ``sum over spikes of their fan-out``, computed by convolving the
-channel-summed map with a kernel of ones (a border spike reaches fewer
-outputs; stride and transposition are honoured). An input counts as spikes
-when every element is 0 or one shared value ``c`` (a converted IF neuron's
-spikes ``c = v_th``, folded into the weights).
+Synaptic accumulates are exact (:mod:`sdmbench.energy.synapses`): a spike
+map feeding a convolution costs ``sum over spikes of their fan-out``. An
+input counts as spikes when every element is 0 or one shared value ``c`` (a
+converted IF neuron's spikes ``c = v_th``, folded into the weights); a
+neuron's output is spikes without a test, its spikes per position taken
+once when it fires.
 
 Beside the per-layer counts the counter keeps, for every call of the
 observed network (one denoising step; the ``i``-th call of every batch is
@@ -182,7 +182,9 @@ class EnergyCounter:
         def hook(module, inputs, output):
             n, x = output.numel(), inputs[0]
             counts = Counts(elementwise=n, activation_reads=x.numel() if torch.is_tensor(x) else n)
+            slices = output.shape[0]  # a layer's state per leading slice: [T*B, ...], a neuron's [T, B, ...]
             if is_neuron(module):
+                slices *= output.shape[1]
                 counts.state_reads = counts.state_writes = counts.spike_writes = n
                 # [T, B, C, *spatial] folds to [T*B, C, *spatial]: spikes per position, as its reader counts them
                 per_position = spike_counts(output.flatten(0, 1) if output.dim() > 2 else output)
@@ -196,7 +198,6 @@ class EnergyCounter:
                     self.steps[self._step]["neurons"] += n
             else:
                 counts.activation_writes = n
-            slices = output.shape[0] * output.shape[1] if is_neuron(module) else output.shape[0]  # [T, B, ...]
             self._add(name, type(module).__name__, counts, state=n // max(slices, 1))
         return hook
 

@@ -112,3 +112,8 @@ class Layer:
         """A layer back from a record (counts per image)."""
         return cls(values.get("type", "?"), values.get("weights", 0), values.get("state", 0),
                    values.get("calls", 0), counts=Counts.from_dict(values))
+
+
+def per_image(layers: Mapping[str, Layer], images: int) -> Dict[str, Layer]:
+    """The layers with their counts divided by ``images`` (what energy models price)."""
+    return {name: layer.with_counts(layer.counts.scaled(1 / images)) for name, layer in layers.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from sdmbench.energy.counts import ACCESSES, Counts, Layer
+from sdmbench.energy.counts import ACCESSES, Counts, Layer, per_image
 
 #: what the first counter did not count
 UNCOUNTED_BEFORE = Counts(elementwise=1, adds=1, **{access: 1 for access in ACCESSES})
@@ -39,9 +39,7 @@ def record_energy(record: Dict[str, Any], name: str, model) -> Optional[float]:
     else:  # the first counter: totals over the observed images, operations only
         if prices_more_than_operations(model):
             return None
-        images = energy.get("observed_images") or 1
-        parsed = {n: Layer.from_dict(v) for n, v in layers.items()}
-        parsed = {n: layer.with_counts(layer.counts.scaled(1 / images)) for n, layer in parsed.items()}
+        parsed = per_image({n: Layer.from_dict(v) for n, v in layers.items()}, energy.get("observed_images") or 1)
     return model.price(parsed).total_j * 1e3
 
 

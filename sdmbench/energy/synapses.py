@@ -37,11 +37,6 @@ def spike_value(x: torch.Tensor) -> Optional[float]:
     return float(c)
 
 
-def is_spike_train(x: torch.Tensor) -> bool:
-    """True when every element of ``x`` is 0 or one shared positive value (1 for plain spikes)."""
-    return spike_value(x) is not None
-
-
 def spike_counts(x: torch.Tensor, c: Optional[float] = None) -> torch.Tensor:
     """Spikes per position of the spike map ``x`` (values 0 and ``c``, found when not given), summed
     over samples and channels: ``[*spatial]`` (a Linear's input: per feature). A column sum of the
