@@ -17,8 +17,10 @@ from sdmbench.errors import UsageError
 def leaderboard_cmd(
     results_dir: Optional[Path] = typer.Option(None, help="folder of run records (else $SDMBENCH_RESULTS, ./results)"),
     dataset: Optional[str] = typer.Option(None, help="only this dataset"),
-    fmt: str = typer.Option("table", "--format", help="table, markdown, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, markdown, csv, json, or html (a static site; "
+                                                      "needs --out DIR)"),
     output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="with --format html: the site's folder"),
     baseline: Optional[str] = typer.Option(None, help="an entry's name (e.g. sdm-ann): every entry's FID and "
                                                       "energy as a ratio to it, with 95% intervals and Welch's p"),
     energy_model: Optional[str] = typer.Option(None, help="the energy model that prices energy (sdmbench plugins "
@@ -30,21 +32,34 @@ def leaderboard_cmd(
     from sdmbench.records import load_records
 
     formats = {"table": None, "markdown": leaderboard.to_markdown, "csv": leaderboard.to_csv,
-               "json": leaderboard.to_json}
+               "json": leaderboard.to_json, "html": None}
     if fmt not in formats:
         raise UsageError(f"unknown format '{fmt}'; use one of: {', '.join(formats)}")
+    if (fmt == "html") != (out_dir is not None):
+        raise UsageError("--format html writes a site: give its folder with --out DIR" if fmt == "html"
+                         else "--out DIR is for --format html; use --output FILE for the other formats")
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder for the site")
     folder = _board_folder(results_dir, pick_results_dir)
     records, problems = load_records(folder)
     for p in problems:
         print(f"warning: skipped unreadable record {p}", file=sys.stderr)
     plugins = plugin_loader.get()
-    table = leaderboard.rows(records, dataset, aliases=plugins.model.aliases(), preset_of=preset_config(plugins),
-                             baseline=baseline, energy=_energy_model(plugins, energy_model))
+    energy = _energy_model(plugins, energy_model)
+    pairs = leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
+                                   preset_of=preset_config(plugins), baseline=baseline, energy=energy)
+    table = [row for _, row in pairs]
     if baseline and table and not any("fid_ratio" in row for row in table):
         names = sorted({row["model"] for row in table if row["section"] == "ranked"})
         raise UsageError(f"--baseline '{baseline}' names no ranked entry; ranked entries: {', '.join(names)}")
     if not table:
         print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)
+    if fmt == "html":
+        from sdmbench.site import build_site
+
+        index = build_site(pairs, folder, out_dir, energy)
+        print(f"wrote {len(pairs)} entries to {index} (open it in a browser; it needs no network)", file=sys.stderr)
+        return
     if fmt == "table":
         if table:
             out.print(leaderboard.to_rich(table, out.width))

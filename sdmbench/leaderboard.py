@@ -39,10 +39,19 @@ def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dic
     with a ``baseline``, each row's ratios to it (``fid_ratio``, ``energy_ratio`` and their interval
     bounds) and Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
     (:func:`sdmbench.energy.records.record_energy`), named in every row."""
+    return [row for _, row in entry_rows(records, dataset, aliases, preset_of, baseline, energy)]
+
+
+def entry_rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
+               preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
+               baseline: Optional[str] = None,
+               energy: Optional[Tuple[str, Any]] = None) -> List[Tuple[Entry, Dict[str, Any]]]:
+    """:func:`rows`, each beside the :class:`~sdmbench.entries.Entry` it shows (whose records carry
+    the energy under ``energy``'s model)."""
     if energy is not None:
         records = [with_energy_of(r, *energy) for r in records]
-    out = [_row(e) for e in entries(records, dataset, aliases, preset_of, baseline)]
-    for row in out:
+    out = [(e, _row(e)) for e in entries(records, dataset, aliases, preset_of, baseline)]
+    for _, row in out:
         row["energy_model"] = _text(energy[0]) if energy else None
     return out
 

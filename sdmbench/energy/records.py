@@ -24,23 +24,35 @@ def prices_more_than_operations(model) -> bool:
     return model.price({"probe": probe}).total_j > 0
 
 
-def record_energy(record: Dict[str, Any], name: str, model) -> Optional[float]:
-    """Millijoules per image of ``record`` under the energy model ``name``, or None when the record
-    cannot say (no energy counted, or counted by the first counter and ``model`` prices more)."""
+def layers_of(record: Dict[str, Any], model) -> Optional[Dict[str, Layer]]:
+    """The record's per-image counts per layer that ``model`` can price, or None (no energy counted, or
+    counted by the first counter and ``model`` prices more than its operations)."""
     energy = ((record.get("details") or {}).get("energy")) or {}
-    stored = (energy.get("models") or {}).get(name)
-    if stored is not None:
-        return stored.get("energy_per_image_mj")
     layers = energy.get("layers") or {}
     if not layers:
         return None
     if "models" in energy:  # this counter: per-layer counts per image
-        parsed = {n: Layer.from_dict(v) for n, v in layers.items()}
-    else:  # the first counter: totals over the observed images, operations only
-        if prices_more_than_operations(model):
-            return None
-        parsed = per_image({n: Layer.from_dict(v) for n, v in layers.items()}, energy.get("observed_images") or 1)
-    return model.price(parsed).total_j * 1e3
+        return {n: Layer.from_dict(v) for n, v in layers.items()}
+    if prices_more_than_operations(model):  # the first counter: operations only, over the observed images
+        return None
+    return per_image({n: Layer.from_dict(v) for n, v in layers.items()}, energy.get("observed_images") or 1)
+
+
+def record_energy(record: Dict[str, Any], name: str, model) -> Optional[float]:
+    """Millijoules per image of ``record`` under the energy model ``name``, or None when the record
+    cannot say (:func:`layers_of`)."""
+    stored = ((((record.get("details") or {}).get("energy")) or {}).get("models") or {}).get(name)
+    if stored is not None:
+        return stored.get("energy_per_image_mj")
+    layers = layers_of(record, model)
+    return None if layers is None else model.price(layers).total_j * 1e3
+
+
+def layer_energy(record: Dict[str, Any], model) -> Optional[Dict[str, float]]:
+    """Millijoules per image of each layer of ``record`` under ``model`` (their sum is the record's
+    energy under it), or None when the record cannot say (:func:`layers_of`)."""
+    layers = layers_of(record, model)
+    return None if layers is None else {n: model.price({n: layer}).total_j * 1e3 for n, layer in layers.items()}
 
 
 def with_energy_of(record: Dict[str, Any], name: str, model) -> Dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Writes the static leaderboard site from leaderboard entries.
+
+Layout of ``out``::
+
+    index.html                 one section per dataset and protocol: the plot, ranked entries, trials
+    entries/<slug>.html        one page per entry
+    runs/<run id>/record.json  each run's record, and its samples.png where the run folder has one
+    plots/<slug>-layers.svg    per-layer firing rate and energy of an entry
+    static/                    the CSS and the table-sorting script (shipped in the package)
+
+Every text from a record goes through Jinja2's HTML autoescaping. The pages
+depend only on the records (no build time, no absolute path), so the same
+records give the same bytes: the committed site can be checked for staleness.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from sdmbench import leaderboard
+from sdmbench.energy.records import layer_energy
+from sdmbench.entries import RANKED, Entry
+from sdmbench.site import plots
+from sdmbench.site.runs import command, firing_rates, mean_of
+
+#: the table's columns: (row key, header); every number links to the entry that made it
+COLUMNS = (("rank", "rank"), ("model", "model"), ("neuron", "neuron"), ("T", "T"), ("seeds", "seeds"),
+           ("fid", "FID"), ("kid", "KID"), ("precision", "precision"), ("recall", "recall"),
+           ("energy_mj_per_image", "mJ / image"), ("mean_firing_rate", "firing rate"),
+           ("parameters_m", "M params"), ("sampler", "sampler"), ("train_steps", "steps"))
+
+
+def slug(entry: Entry) -> str:
+    """A file name for ``entry``: readable, and unique by a hash of what makes it an entry."""
+    key = json.dumps([entry.dataset, entry.protocol_key, entry.label, entry.neuron, entry.section,
+                      sorted(r["run_id"] for r in entry.records)], default=str)
+    name = re.sub(r"[^a-z0-9]+", "-", f"{entry.dataset}-{entry.label}-{entry.neuron or 'ann'}".lower()).strip("-")
+    return f"{name[:60]}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out: Path,
+               energy: Optional[Tuple[str, Any]] = None) -> Path:
+    """Write the site for ``pairs`` (:func:`sdmbench.leaderboard.entry_rows`) into ``out``; run files
+    are read from ``records_dir/<run id>/``. Files of the site's folders that this build does not
+    write (entries that left) are removed. Returns the path of ``index.html``."""
+    env = Environment(loader=PackageLoader("sdmbench.site", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(columns=COLUMNS, display=leaderboard.display, sections=leaderboard.SECTIONS)
+    files = _Files(out)
+    for item in resources.files("sdmbench.site").joinpath("static").iterdir():
+        if item.is_file():
+            files.write(f"static/{item.name}", item.read_bytes())
+    energy_name = energy[0] if energy else None
+    described = getattr(energy[1], "describe", lambda: "")() if energy else ""
+    items = [dict(entry=e, row=row, slug=slug(e)) for e, row in pairs]
+    for item in items:
+        item["grids"] = {r["run_id"]: _copy_run(r, records_dir, files) for r in item["entry"].records}
+    dates = sorted(str(r.get("created", ""))[:10] for e, _ in pairs for r in e.records)
+    common = dict(energy_model=energy_name, energy_description=described, updated=dates[-1] if dates else "-")
+    files.write("index.html", env.get_template("index.html").render(groups=_groups(items, energy_name), **common))
+    for item in items:
+        layers = _layers(item["entry"], energy)
+        if layers:
+            files.write(f"plots/{item['slug']}-layers.svg", layers)
+        page = env.get_template("entry.html").render(item=item, layers=bool(layers), command=command,
+                                                     json=_json, **common)
+        files.write(f"entries/{item['slug']}.html", page)
+    files.remove_stale(("entries", "runs", "plots", "static"))
+    return out / "index.html"
+
+
+class _Files:
+    """The site's files: written only when their content changes, the rest of its folders removable."""
+
+    def __init__(self, out: Path):
+        self.out, self.written = out, set()
+
+    def write(self, name: str, content) -> None:
+        path = self.out / name
+        data = content.encode() if isinstance(content, str) else content
+        self.written.add(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+
+    def remove_stale(self, folders) -> None:
+        for folder in folders:
+            for path in sorted((self.out / folder).rglob("*"), reverse=True):
+                if path.is_file() and path not in self.written:
+                    path.unlink()
+                elif path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+
+
+def _groups(items, energy_name):
+    """Per dataset and protocol: its words, its plot and its items by section."""
+    groups: "OrderedDict[tuple, dict]" = OrderedDict()
+    for item in items:
+        e = item["entry"]
+        group = groups.setdefault((e.dataset, e.protocol_key), dict(dataset=e.dataset, key=e.protocol_key,
+                                                                   protocol=item["row"]["protocol"], sections={}))
+        group["sections"].setdefault(e.section, []).append(item)
+    for group in groups.values():
+        members = [i for section in group["sections"].values() for i in section]
+        points = [p for p in (_point(i) for i in members) if p is not None]
+        group["plotted"] = len(points)
+        group["plot"] = plots.pareto_svg(points, "FID", energy_name, lambda s: f"entries/{s}.html") if points else ""
+    return list(groups.values())
+
+
+def _point(item) -> Optional[plots.Point]:
+    e = item["entry"]
+    fid, mj = e.values.get("fid"), e.values.get("energy_per_image_mj")
+    if fid is None or mj is None or mj.mean <= 0:
+        return None
+    return plots.Point(item["slug"], f"{e.label} {e.neuron or ''}".strip(), mj.mean, mj.low, mj.high,
+                       fid.mean, fid.low, fid.high, spiking=bool(e.neuron), ranked=e.section == RANKED)
+
+
+def _layers(entry: Entry, energy) -> Optional[str]:
+    """The per-layer chart of an entry: the mean over its seeds of each layer's firing rate and energy."""
+    rates = mean_of([firing_rates(r) for r in entry.records])
+    energies = mean_of([layer_energy(r, energy[1]) or {} for r in entry.records]) if energy else {}
+    return plots.layers_svg(rates, energies, energy[0] if energy else None)
+
+
+def _copy_run(record: Dict[str, Any], records_dir: Path, files: _Files) -> bool:
+    """Copy the run's record (as its run wrote it, where its folder is here) and its sample grid;
+    whether it has a grid."""
+    folder = records_dir / record["run_id"]
+    original = folder / "record.json"
+    files.write(f"runs/{record['run_id']}/record.json", original.read_bytes() if original.is_file()
+                else json.dumps(record, indent=2, default=str) + "\n")
+    grid = folder / "samples.png"
+    if grid.is_file():
+        files.write(f"runs/{record['run_id']}/samples.png", grid.read_bytes())
+    return grid.is_file()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
