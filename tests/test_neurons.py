@@ -8,7 +8,7 @@ import torch
 from sdmbench import plugins
 from sdmbench.testing import check_neuron
 from sdmbench_neurons.integrate_fire import IFNeuron, if_step
-from sdmbench_neurons.lif import LIFNeuron
+from sdmbench_neurons.lif import LIFNeuron, ParametricLIFNeuron
 from sdmbench_neurons.surrogate import SMOOTH, SURROGATES, spike
 
 
@@ -40,6 +40,17 @@ def test_lif_trajectory_by_hand():
     assert LIFNeuron(4, tau=2.0)(column([1.5] * 4)).flatten().tolist() == [0, 1, 0, 1]
     # I = 1.0 never reaches v_th = 1: 0.5, 0.75, 0.875, 0.9375
     assert LIFNeuron(4, tau=2.0)(column([1.0] * 4)).sum().item() == 0
+
+
+def test_plif_starts_as_lif_and_learns_its_leak():
+    """tau = 3: w = -ln 2, 1/tau = sigmoid(-ln 2) = 1/3. I = 1.5: U = 0.5, 0.5 + (1.5 - 0.5)/3 = 0.833,
+    0.833 + 0.667/3 = 1.056 -> fire, then 0.5 again."""
+    assert ParametricLIFNeuron(4, tau=3.0)(column([1.5] * 4)).flatten().tolist() == [0, 0, 1, 0]
+    x = torch.rand(4, 3, 5) * 3
+    neuron = ParametricLIFNeuron(4, tau=2.0)
+    assert torch.equal(neuron(x), LIFNeuron(4, tau=2.0)(x))
+    neuron(x.requires_grad_()).sum().backward()
+    assert neuron.w.grad is not None and neuron.w.grad.item() != 0
 
 
 @pytest.mark.parametrize("name", sorted(SURROGATES))

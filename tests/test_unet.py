@@ -31,6 +31,20 @@ def test_the_ann_twin_has_the_same_parameters_and_no_neurons():
     assert sum(is_neuron(m) for m in snn.modules()) == 19  # stem 1, 2 per res block (9), 1 per down/up sample
 
 
+def test_the_analog_stem_hands_the_image_features_on_real_valued_and_keeps_every_later_conv_spiking():
+    """stem="analog": h[n] = BN(conv3x3(x)) at every step, no stem neuron; the other 18 neurons stay."""
+    torch.manual_seed(0)
+    net = SpikingUNet(neuron_maker(make_if, 4), T=4, stem="analog", **SMALL).eval()
+    x = torch.randn(2, 1, 16, 16)
+    h = net.stem(x)
+    expected = net.stem_bn(net.stem_conv(x))
+    assert h.shape == (4, 2, 8, 16, 16) and all(torch.allclose(h[n], expected, atol=1e-6) for n in range(4))
+    assert not hasattr(net, "stem_neuron") and sum(is_neuron(m) for m in net.modules()) == 18
+    assert net(x, torch.tensor([1, 900])).shape == x.shape
+    with pytest.raises(ValueError, match="unknown stem"):
+        SpikingUNet(neuron_maker(make_if, 4), T=4, stem="rate", **SMALL)
+
+
 def test_eval_forward_is_deterministic_and_batch_independent():
     torch.manual_seed(0)
     net = SpikingUNet(neuron_maker(make_if, 2), T=2, **SMALL).eval()

@@ -10,6 +10,8 @@ norse integrates ``dv/dt = (v_leak - v + i) / tau_mem`` with Euler steps of
 the LIF of Spiking-Diffusion (tau = 2). The surrogate gradient is norse's
 (``method``: super, tanh, triangle, circ, heavi_erfc; ``alpha`` its sharpness).
 """
+import math
+
 import torch
 from torch import nn
 from norse.torch.functional.lif_box import (LIFBoxFeedForwardState, LIFBoxParameters,
@@ -31,11 +33,15 @@ class LIFNeuron(nn.Module):
             method=method, alpha=torch.as_tensor(float(alpha)),
         )
 
+    def parameters_now(self) -> LIFBoxParameters:
+        """norse's parameters for this forward pass."""
+        return self.p
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
+        state, p = LIFBoxFeedForwardState(v=torch.zeros_like(x[0])), self.parameters_now()
         out = []
         for current in x.unbind(0):
-            s, state = lif_box_feed_forward_step(current, state, self.p, dt=1.0)
+            s, state = lif_box_feed_forward_step(current, state, p, dt=1.0)
             out.append(s)
         return torch.stack(out)
 
@@ -45,3 +51,25 @@ class LIFNeuron(nn.Module):
 
 def make_lif(T: int, v_th: float = 1.0, **params) -> nn.Module:
     return LIFNeuron(T, v_th=v_th, **params)
+
+
+class ParametricLIFNeuron(LIFNeuron):
+    """PLIF (Fang et al. 2021): the LIF above with a learned leak per layer,
+    ``1 / tau = sigmoid(w)``, ``w`` initialised so that ``tau`` starts at ``tau``
+    (``w = -ln(tau - 1)``; tau = 2 gives w = 0). ``tau`` stays above 1 step."""
+
+    def __init__(self, T: int, v_th: float = 1.0, tau: float = 2.0, method: str = "super", alpha: float = 4.0):
+        if tau <= 1.0:
+            raise ValueError(f"PLIF's initial tau must be > 1 time step, got {tau}")
+        super().__init__(T, v_th=v_th, tau=tau, method=method, alpha=alpha)
+        self.w = nn.Parameter(torch.tensor(-math.log(tau - 1.0)))
+
+    def parameters_now(self) -> LIFBoxParameters:
+        return self.p._replace(tau_mem_inv=torch.sigmoid(self.w))
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, v_th={self.v_th}, tau={1.0 / torch.sigmoid(self.w).item():.3f} (learned)"
+
+
+def make_plif(T: int, v_th: float = 1.0, **params) -> nn.Module:
+    return ParametricLIFNeuron(T, v_th=v_th, **params)

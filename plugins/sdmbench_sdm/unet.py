@@ -5,6 +5,11 @@ Data flow for ``x_t: [B, C, H, W]`` and ``T`` spiking steps:
 1. Direct encoding (the stem): ``BN(conv3x3(x_t))`` is the same at every
    step, so it is computed once and repeated T times (with TSM only the
    per-step gains differ), then ``BN(conv3x3(neuron(.)))``: ``h: [T, B, ch, H, W]``.
+   With ``stem="analog"`` (not the authors' U-Net; issue 20's variant) the
+   stem stops after the first BatchNorm: ``h[n] = BN(conv3x3(x_t))`` reaches
+   the residual stream and the first skip real-valued, so the image need not
+   cross a spiking layer to reach the output; every convolution after the
+   first still reads spikes.
 2. Down path of pre-spike :class:`ResBlock` s and :class:`Downsample` s,
    middle blocks, up path with the real-valued skips concatenated.
 3. Tail per step: BN -> Swish -> conv3x3 to the image channels, then a per-step
@@ -32,12 +37,13 @@ from sdmbench.neuron import Swish, fold, unfold
 from .blocks import Downsample, ResBlock, TimeEmbedding, Upsample, conv_maker
 
 READOUT_DECAY = 0.8
+STEMS = ("spiking", "analog")
 
 
 class SpikingUNet(nn.Module):
     def __init__(self, neuron=None, *, T: int = 4, img_ch: int = 1, img_size: int = 32,
                  ch: int = 32, ch_mult: Sequence[int] = (1, 2, 2), num_res_blocks: int = 1,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, stem: str = "spiking"):
         super().__init__()
         if neuron is None:
             neuron, T = Swish, 1
@@ -45,16 +51,19 @@ class SpikingUNet(nn.Module):
         if img_size % down_factor:
             raise ValueError(f"image size {img_size} is not divisible by {down_factor} "
                              f"(ch_mult {tuple(ch_mult)} downsamples {len(ch_mult) - 1} times)")
-        self.T, self.img_ch, self.img_size = T, img_ch, img_size
+        if stem not in STEMS:
+            raise ValueError(f"unknown stem '{stem}'; use one of: {', '.join(STEMS)}")
+        self.T, self.img_ch, self.img_size, self.stem_kind = T, img_ch, img_size, stem
         self.temporal_gain = bool(getattr(neuron(), "temporal_gain", False))
         conv = conv_maker(T, self.temporal_gain)
         tdim = 4 * ch
         self.time_embedding = TimeEmbedding(ch)
         self.stem_conv = conv(img_ch, ch, 3, padding=1)
         self.stem_bn = nn.BatchNorm2d(ch)
-        self.stem_neuron = neuron()
-        self.stem_conv2 = conv(ch, ch, 3, padding=1)
-        self.stem_bn2 = nn.BatchNorm2d(ch)
+        if stem == "spiking":
+            self.stem_neuron = neuron()
+            self.stem_conv2 = conv(ch, ch, 3, padding=1)
+            self.stem_bn2 = nn.BatchNorm2d(ch)
 
         self.down = nn.ModuleList()
         skip_chs, now = [ch], ch
@@ -97,6 +106,8 @@ class SpikingUNet(nn.Module):
             y = unfold(self.stem_bn(fold(y)), T)
         else:  # identical steps: normalise one copy (same batch statistics) and repeat it
             y = self.stem_bn(y[0]).unsqueeze(0).expand(T, *y.shape[1:])
+        if self.stem_kind == "analog":
+            return y
         return unfold(self.stem_bn2(self.stem_conv2(fold(self.stem_neuron(y)))), T)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
