@@ -70,6 +70,7 @@ class RunConfig:
     data_root: Optional[str] = None
     results_dir: Optional[str] = None
     threads: Optional[int] = None
+    study: Optional[str] = None  # the named study a run belongs to (a sweep file's ``study``); not a setting
 
     def for_stage(self, stage: str) -> "RunConfig":
         """This config with the overrides of one training stage applied."""
@@ -118,11 +119,12 @@ def parse_settings(items: list) -> Dict[str, Any]:
     return out
 
 
-def _merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
+def merge(base: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any]:
+    """``base`` with ``extra`` laid over it; groups of settings (dicts) merge key by key."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(merged.get(key), dict) and isinstance(value, dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -139,7 +141,7 @@ def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[st
     merged = dict(defaults, options=dict(options))
     given = {k: v for k, v in overrides.items() if v is not None}
     for source, where in ((preset, ""), (given, ""), (settings or {}, " in --set")):
-        merged = _merge(merged, _lift_options(copy.deepcopy(source), defaults, options, where))
+        merged = merge(merged, _lift_options(copy.deepcopy(source), defaults, options, where))
     for key in given:  # a flag the user gave beats the preset's per-stage value too
         for stage in merged["stages"].values():
             stage.pop(key, None)

@@ -29,7 +29,7 @@ IDENTITY = ("model", "neuron", "dataset", "preset", "options")
 #: config fields that do not shape the method: the seed, the machine, and the scoring (the protocol's)
 NOT_METHOD = ("seed", "device", "threads", "data_root", "results_dir", "checkpoint_every", "sample_batch_size",
               "divergence_factor", "sync_bn", "init_from", "inception_weights", "extractor", "metrics",
-              "num_samples", "reference_images")
+              "num_samples", "reference_images", "study")
 #: values read from the protocol's scores, and values of the run's own sampling pass (the same in every view)
 QUALITY = ("fid", "kid", "precision", "recall")
 GENERATION = ("energy_per_image_mj", "mean_firing_rate")
@@ -89,6 +89,11 @@ class Entry:
     @property
     def seeds(self) -> List[int]:
         return sorted((r.get("config") or {}).get("seed", 0) for r in self.records)
+
+    @property
+    def studies(self) -> List[str]:
+        """The named studies (sweep files' ``study``) its runs were made for."""
+        return sorted({(r.get("config") or {}).get("study") for r in self.records} - {None})
 
     @property
     def first(self) -> Dict[str, Any]:

@@ -73,7 +73,7 @@ def _row(e: Entry) -> Dict[str, Any]:
     row.update({
         "sampler": _text(describe_sampler(e.protocol)), "parameters_m": _round(r["parameters"] / 1e6, 3),
         "train_steps": r["training"]["steps"], "changes": _text(", ".join(f"{k}={v}" for k, v in e.changes.items())),
-        "run_ids": [_text(x["run_id"]) for x in e.records],
+        "run_ids": [_text(x["run_id"]) for x in e.records], "study": _text(", ".join(e.studies)),
     })
     if e.versus:
         for key, name in (("fid", "fid_ratio"), ("energy_per_image_mj", "energy_ratio")):
@@ -129,6 +129,8 @@ VERSUS = ("fid_ratio", "fid_p", "energy_ratio")
 def _columns(section: str, members: List[Dict[str, Any]]) -> tuple:
     """The section's columns; with a baseline, the ratios after FID and energy."""
     columns = COLUMNS + ("changes",) if section == TRIAL else COLUMNS
+    if any(row.get("study") for row in members):
+        columns += ("study",)
     if any("fid_ratio" in row for row in members):
         at = columns.index("energy_mj_per_image")
         columns = columns[:at] + VERSUS + columns[at:]
@@ -172,7 +174,7 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
 CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
               "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
               "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "energy_ratio", "energy_ratio_ci_low",
-              "energy_ratio_ci_high", "energy_model", "sampler", "parameters_m", "train_steps", "changes", "run_ids", "protocol")
+              "energy_ratio_ci_high", "energy_model", "sampler", "parameters_m", "train_steps", "changes", "study", "run_ids", "protocol")
 
 
 def to_csv(table: List[Dict[str, Any]]) -> str:
@@ -190,7 +192,7 @@ def to_json(table: List[Dict[str, Any]]) -> str:
 
 #: the columns a narrow terminal keeps (the rest: a wider terminal, or --format markdown/csv/json)
 NARROW = ("rank", "model", "neuron", "seeds", "fid", "energy_mj_per_image")
-TEXT = ("model", "neuron", "sampler", "run_ids", "changes")
+TEXT = ("model", "neuron", "sampler", "run_ids", "changes", "study")
 HEADERS = {"energy_mj_per_image": "mJ/image", "mean_firing_rate": "firing rate", "parameters_m": "M params",
            "train_steps": "steps", "fid": "FID", "kid": "KID", "fid_ratio": "FID / baseline [95%]",
            "fid_p": "p (Welch, FID)", "energy_ratio": "energy / baseline [95%]"}

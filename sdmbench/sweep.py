@@ -3,6 +3,7 @@
 The file::
 
     results_dir = "results/grid"      # optional (else --results-dir, $SDMBENCH_RESULTS, ./results)
+    study = "compute-scaling"         # optional: every run's record names this study
 
     [grid]                            # every combination is a run
     model = ["sdm", "sdm-ann"]
@@ -20,8 +21,13 @@ The file::
     partition = "gpu"
     timeout_min = 240
 
-Grid keys are run settings (``model``, ``neuron``, ``T``, ``dataset``,
-``seed``, or any other, e.g. ``lr``); a scalar is a one-value axis. Models
+Several ``[[grid]]`` tables instead of one ``[grid]``: their runs together
+(an ablation: each change alone, then all together). Grid keys are run settings (``model``, ``neuron``, ``T``, ``dataset``,
+``seed``, or any other, e.g. ``lr``); a scalar is a one-value axis.
+A dotted key reaches a nested setting (``"backbone.stem" = ["spiking",
+"analog"]``). ``train_steps_scale = [0.25, 1, 4]`` multiplies each run's own preset
+training steps (``round(scale * steps)``: 0.25 x 2000 for one model, 0.25 x
+1000 for another in the same grid). Models
 without neurons (an ANN twin) take the neuron and T axes once, not once per
 value. Without an ``[executor]`` the registry's default executor runs the jobs.
 Every run's config is resolved and checked before any job starts, so a typo
@@ -34,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from sdmbench.config import RunConfig
+from sdmbench.config import RunConfig, merge
 from sdmbench.config import results_dir as results_dir_of
 from sdmbench.configure import configure
 from sdmbench.errors import UsageError
@@ -44,7 +50,9 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-SECTIONS = {"results_dir", "grid", "settings", "executor"}
+SECTIONS = {"results_dir", "study", "grid", "settings", "executor"}
+#: a grid or settings key: the model preset's training steps times this (rounded), per run
+SCALE = "train_steps_scale"
 
 
 @dataclass(frozen=True)
@@ -88,20 +96,17 @@ def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] 
     unknown = set(spec) - SECTIONS
     if unknown:
         raise UsageError(f"{path}: unknown section or key '{sorted(unknown)[0]}'; use {', '.join(sorted(SECTIONS))}")
-    grid = spec.get("grid") or {}
-    if not isinstance(grid, dict) or not grid:
+    grids = spec.get("grid") or {}
+    grids = grids if isinstance(grids, list) else [grids]
+    if not grids or not all(isinstance(g, dict) and g for g in grids):
         raise UsageError(f"{path}: [grid] is missing or empty; give lists like model = [\"sdm\", \"sdm-ann\"]")
     settings = dict(spec.get("settings") or {})
-    if "dataset" not in grid and "dataset" not in settings:
+    if any("dataset" not in grid for grid in grids) and "dataset" not in settings:
         raise UsageError(f"{path}: name the dataset(s) in [grid] or [settings]")
     folder = results_dir or spec.get("results_dir")
-    axes = {key: values if isinstance(values, list) else [values] for key, values in grid.items()}
-    if any(not values for values in axes.values()):
-        raise UsageError(f"{path}: grid axis '{next(k for k, v in axes.items() if not v)}' has no values")
     jobs, seen = [], set()
-    for combo in itertools.product(*axes.values()):
-        point = dict(zip(axes, combo))
-        config, spiking = _resolve(point, settings, folder, plugins, path)
+    for point in (p for grid in grids for p in _points(grid, path)):
+        config, spiking = _resolve(point, settings, folder, plugins, path, spec.get("study"))
         resolved = config.to_dict()
         key = repr(sorted(resolved.items()))
         if key in seen:  # e.g. an ANN under every neuron: one run
@@ -116,15 +121,36 @@ def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] 
     return Sweep(jobs, name, options, results_dir_of(folder))
 
 
-def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path) -> Tuple[RunConfig, bool]:
-    merged = {**settings, **point}
-    overrides = {"model": merged.pop("model", None), "preset": merged.pop("preset", None), "results_dir": folder}
+def _points(grid: Dict[str, Any], path) -> List[Dict[str, Any]]:
+    """Every combination of one grid's axes."""
+    axes = {key: values if isinstance(values, list) else [values] for key, values in grid.items()}
+    if any(not values for values in axes.values()):
+        raise UsageError(f"{path}: grid axis '{next(k for k, v in axes.items() if not v)}' has no values")
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, path,
+             study: Optional[str] = None) -> Tuple[RunConfig, bool]:
+    merged = dict(settings)
+    for key, value in point.items():  # a dotted axis ("backbone.stem") reaches a nested setting
+        *parents, leaf = key.split(".")
+        nested = {leaf: value}
+        for part in reversed(parents):
+            nested = {part: nested}
+        merged = merge(merged, nested)
+    scale = merged.pop(SCALE, None)
+    overrides = {"model": merged.pop("model", None), "preset": merged.pop("preset", None), "results_dir": folder,
+                 "study": study}
     try:
         recipe = plugins.model.get(overrides["model"] or plugins.model.default("model"))()
         if not recipe.spiking:  # an ANN has no neuron and runs with T = 1: those axes do not multiply it
             merged.pop("neuron", None)
             merged.pop("T", None)
         config = configure(plugins, overrides, merged)
+        if scale is not None:
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+                raise UsageError(f"{SCALE} must be a positive number, got {scale!r}")
+            config = configure(plugins, overrides, {**merged, "train_steps": max(1, round(scale * config.train_steps))})
     except UsageError as exc:
         raise UsageError(f"{path}: run {point}: {exc}") from None
     return config, recipe.spiking

@@ -45,7 +45,33 @@ def test_grid_is_the_product_of_its_axes_and_ann_models_ignore_the_neuron_axis(t
     assert all(c["train_steps"] == 2 and c["results_dir"] == str(tmp_path / "results") for c in configs)
 
 
+def test_a_steps_scale_multiplies_each_model_s_own_steps_and_the_study_names_every_run(tmp_path):
+    """The quick presets: sdm-ann trains 2000 steps, sdm 1000; x0.25 and x4 of each."""
+    path = tmp_path / "scaling.toml"
+    path.write_text('study = "compute-scaling"\n[grid]\nmodel = ["sdm-ann", "sdm"]\nneuron = "tsm"\n'
+                    'train_steps_scale = [0.25, 4]\n[settings]\npreset = "quick"\ndataset = "fashion-mnist"\n')
+    jobs = load(str(path)).jobs
+    assert sorted((j.config["model"], j.config["train_steps"]) for j in jobs) == \
+        [("sdm", 250), ("sdm", 4000), ("sdm-ann", 500), ("sdm-ann", 8000)]
+    assert {j.config["study"] for j in jobs} == {"compute-scaling"}
+    assert {j.config["batch_size"] for j in jobs if j.config["model"] == "sdm"} == {32}  # only the steps move
+
+
+def test_several_grids_are_one_sweep_of_their_runs_and_dotted_axes_reach_nested_settings(tmp_path):
+    """An ablation: stem alone, neuron alone, both; the run both grids make is run once."""
+    path = tmp_path / "ablation.toml"
+    path.write_text('[[grid]]\nneuron = "tsm"\n"backbone.stem" = "analog"\n'
+                    '[[grid]]\nneuron = "plif"\n"backbone.stem" = ["spiking", "analog"]\n'
+                    '[[grid]]\nneuron = "plif"\n"backbone.stem" = "analog"\n'
+                    '[settings]\nmodel = "sdm"\npreset = "quick"\ndataset = "fashion-mnist"\n')
+    jobs = load(str(path)).jobs
+    assert [(j.config["neuron"], j.config["backbone"]["stem"]) for j in jobs] == [
+        ("tsm", "analog"), ("plif", "spiking"), ("plif", "analog")]
+    assert all(j.config["backbone"]["ch"] == 32 for j in jobs)  # the preset's other backbone settings stay
+
+
 @pytest.mark.parametrize("grid,needle", [
+    ('train_steps_scale = [0]', "train_steps_scale must be a positive number"),
     ('model = ["sdm"]\nneuron = ["iff"]', "unknown neuron 'iff'"),
     ('model = ["sdmm"]', "unknown model 'sdmm'"),
     ('T = [0]', "--T must be at least 1"),

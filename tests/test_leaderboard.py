@@ -69,6 +69,19 @@ def test_runs_off_their_preset_are_trials_listed_apart_and_never_ranked():
     assert text.index("### Ranked") < text.index("### Trials") < text.index("train_steps=600")
 
 
+def test_a_study_s_runs_group_with_their_preset_seeds_and_name_the_study():
+    """The study does not shape the method: a study's 1x run is one more seed of the preset entry;
+    its scaled run is a trial that names the study."""
+    preset = lambda r: dict(r["config"], train_steps=60, seed=0, study=None)  # noqa: E731
+    study = [record("s1x", 30.0, seed=1), record("s4x", 20.0, train_steps=240)]
+    for r in study:
+        r["config"]["study"] = "compute-scaling"
+    rows = leaderboard.rows([record("p0", 40.0)] + study, preset_of=preset)
+    assert [(r["run_ids"], r["section"], r["study"]) for r in rows] == [
+        (["p0", "s1x"], "ranked", "compute-scaling"), (["s4x"], "trial", "compute-scaling")]
+    assert "| study |" in leaderboard.to_markdown(rows)
+
+
 def test_a_rescored_run_appears_under_each_protocol_with_its_own_energy():
     r = record("r", 30.0)
     other = dict(r["protocol"], num_samples=5000)
