@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 from sdmbench import leaderboard
+from sdmbench.errors import UsageError
 from sdmbench.records import RECORD_FILE, SCHEMA_VERSION
 from sdmbench.scoring.protocol import make_protocol, protocol_key
 from sdmbench.site import build_site
 from sdmbench.site.plots import Point, front
 from sdmbench.site.runs import command
 
-from conftest import REPO, run_cli
+from conftest import REPO
 
 EVIL = "<script>window.__evil = 1</script>"
 
@@ -106,21 +107,30 @@ def test_a_rebuild_removes_the_pages_of_entries_that_left(tmp_path):
     assert {p.name for p in (root / "runs").iterdir()} == {"ann0", "ann1"}
 
 
+def leaderboard_cmd(results_dir, **flags):
+    """``sdmbench leaderboard --results-dir DIR ...`` in this process (a bad flag raises its UsageError)."""
+    from sdmbench.cli_leaderboard import leaderboard_cmd as command
+
+    given = dict(results_dir=Path(results_dir), dataset=None, fmt="table", output=None, out_dir=None,
+                 baseline=None, energy_model=None)
+    return command(**{**given, **flags})
+
+
 def test_html_needs_a_folder_and_a_folder_needs_html(tmp_path):
     board(tmp_path / "records", RECORDS[:1])
-    code, _, err = run_cli("leaderboard", "--results-dir", str(tmp_path / "records"), "--format", "html")
-    assert code == 2 and "--out DIR" in err and "Traceback" not in err
-    code, _, err = run_cli("leaderboard", "--results-dir", str(tmp_path / "records"), "--out", str(tmp_path / "s"))
-    assert code == 2 and "--format html" in err
+    with pytest.raises(UsageError, match="give its folder with --out DIR"):
+        leaderboard_cmd(tmp_path / "records", fmt="html")
+    with pytest.raises(UsageError, match="--out DIR is for --format html"):
+        leaderboard_cmd(tmp_path / "records", out_dir=tmp_path / "site")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="is a file"):
+        leaderboard_cmd(tmp_path / "records", fmt="html", out_dir=tmp_path / "file")
 
 
 def test_the_committed_site_is_the_one_the_committed_records_make(tmp_path):
-    """Rebuild with the documented command (README, "Leaderboard"); every file must be equal."""
-    committed = REPO / "leaderboard" / "site"
-    code, _, err = run_cli("leaderboard", "--results-dir", "leaderboard", "--format", "html", "--out",
-                           str(tmp_path / "site"), cwd=REPO)
-    assert code == 0, err
-    fresh = tmp_path / "site"
+    """Rebuilt as the documented command does (README, "Leaderboard"); every file must be equal."""
+    committed, fresh = REPO / "leaderboard" / "site", tmp_path / "site"
+    leaderboard_cmd(REPO / "leaderboard", fmt="html", out_dir=fresh)
     mine = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
     theirs = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
     assert mine == theirs, "leaderboard/site is stale: sdmbench leaderboard --results-dir leaderboard " \
