@@ -3,7 +3,6 @@ Pareto front, a page per entry; record text escaped; the committed site current;
 import filecmp
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from sdmbench.errors import UsageError
 from sdmbench.records import RECORD_FILE, SCHEMA_VERSION
 from sdmbench.scoring.protocol import make_protocol, protocol_key
 from sdmbench.site import build_site
+from sdmbench.site.browser import NoBrowser, chromium
 from sdmbench.site.plots import Point, front
 from sdmbench.site.runs import command
 
@@ -142,19 +142,11 @@ def test_the_committed_site_is_the_one_the_committed_records_make(tmp_path):
 # ---- in a real browser ------------------------------------------------------------------------------
 
 def chrome():
-    """Headless Chromium through selenium with the system's chromedriver, or a skip saying how to get it."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        pytest.skip("no Chromium: apt-get install chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    from selenium.webdriver.chrome.service import Service
-    return webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    """Headless Chromium, or a skip that says how to install it."""
+    try:
+        return chromium()
+    except NoBrowser as exc:
+        pytest.skip(str(exc))
 
 
 def test_in_chromium_rows_sort_marks_link_grids_load_and_the_console_is_clean(tmp_path):
