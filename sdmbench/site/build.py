@@ -52,7 +52,7 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
     write (entries that left) are removed. Returns the path of ``index.html``."""
     env = Environment(loader=PackageLoader("sdmbench.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.globals.update(columns=COLUMNS, display=leaderboard.display, sections=leaderboard.SECTIONS)
+    env.globals.update(columns=COLUMNS, display=leaderboard.display, sections=leaderboard.SECTIONS, in_words=in_words)
     files = _Files(out)
     for item in resources.files("sdmbench.site").joinpath("static").iterdir():
         if item.is_file():
@@ -105,7 +105,7 @@ def _groups(items, energy_name):
     for item in items:
         e = item["entry"]
         group = groups.setdefault((e.dataset, e.protocol_key), dict(dataset=e.dataset, key=e.protocol_key,
-                                                                   protocol=item["row"]["protocol"], sections={}))
+                                                                   protocol=in_words(e.protocol), sections={}))
         group["sections"].setdefault(e.section, []).append(item)
     for group in groups.values():
         members = [i for section in group["sections"].values() for i in section]
@@ -113,6 +113,23 @@ def _groups(items, energy_name):
         group["plotted"] = len(points)
         group["plot"] = plots.pareto_svg(points, "FID", energy_name, lambda s: f"entries/{s}.html") if points else ""
     return list(groups.values())
+
+
+def in_words(protocol: Dict[str, Any]) -> str:
+    """The protocol as a sentence: what is scored, on which features, against what."""
+    settings = protocol.get("metric_settings") or {}
+    kid, prc = settings.get("kid") or {}, settings.get("prc") or {}
+    scores = ["FID"]
+    if kid:
+        scores.append(f"KID (mean over {kid.get('subsets')} subsets of {kid.get('subset_size')})")
+    if prc:
+        scores.append(f"precision and recall (k = {prc.get('neighbourhood')} nearest neighbours)")
+    features = (f"the features of the {protocol['extractor']} extractor (weights {str(protocol['extractor_version'])[:8]})"
+                if protocol.get("extractor") else "no feature extractor")
+    listed = f"{', '.join(scores[:-1])} and {scores[-1]}" if len(scores) > 1 else scores[0]
+    size = protocol["image_size"]
+    return (f"{listed} on {features}: {protocol['num_samples']} generated images against "
+            f"{protocol['reference_images']} {protocol['reference_split']} images, at {size}x{size} pixels")
 
 
 def _point(item) -> Optional[plots.Point]:
