@@ -169,7 +169,7 @@ def _rank(all_entries: List[Entry]) -> None:
 
 
 #: the values compared with a baseline entry: its ratio with an interval, and Welch's p for FID
-COMPARED = ("fid", "energy_per_image_mj")
+COMPARED = ("fid", "kid", "energy_per_image_mj")
 
 
 def compare(all_entries: List[Entry], baseline: str) -> None:

@@ -36,7 +36,7 @@ def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dic
          preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
          baseline: Optional[str] = None, energy: Optional[Tuple[str, Any]] = None) -> List[Dict[str, Any]]:
     """One row per entry (see :func:`sdmbench.entries.entries`), flat and escaped, in display order;
-    with a ``baseline``, each row's ratios to it (``fid_ratio``, ``energy_ratio`` and their interval
+    with a ``baseline``, each row's ratios to it (``fid_ratio``, ``kid_ratio``, ``energy_ratio`` and their interval
     bounds) and Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
     (:func:`sdmbench.energy.records.record_energy`), named in every row."""
     return [row for _, row in entry_rows(records, dataset, aliases, preset_of, baseline, energy)]
@@ -76,7 +76,7 @@ def _row(e: Entry) -> Dict[str, Any]:
         "run_ids": [_text(x["run_id"]) for x in e.records], "study": _text(", ".join(e.studies)),
     })
     if e.versus:
-        for key, name in (("fid", "fid_ratio"), ("energy_per_image_mj", "energy_ratio")):
+        for key, name in (("fid", "fid_ratio"), ("kid", "kid_ratio"), ("energy_per_image_mj", "energy_ratio")):
             est = e.versus.get(key)
             row[name] = _round(est.mean if est else None, 3)
             row[f"{name}_ci_low"] = _round(est.low if est and est.low != est.high else None, 3)
@@ -123,7 +123,7 @@ def display(row: Dict[str, Any], column: str) -> str:
     return _cell(row[column])
 
 
-VERSUS = ("fid_ratio", "fid_p", "energy_ratio")
+VERSUS = ("fid_ratio", "fid_p", "kid_ratio", "energy_ratio")
 
 
 def _columns(section: str, members: List[Dict[str, Any]]) -> tuple:
@@ -173,7 +173,8 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
 
 CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
               "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
-              "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "energy_ratio", "energy_ratio_ci_low",
+              "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "kid_ratio", "kid_ratio_ci_low",
+              "kid_ratio_ci_high", "energy_ratio", "energy_ratio_ci_low",
               "energy_ratio_ci_high", "energy_model", "sampler", "parameters_m", "train_steps", "changes", "study", "run_ids", "protocol")
 
 
@@ -195,7 +196,7 @@ NARROW = ("rank", "model", "neuron", "seeds", "fid", "energy_mj_per_image")
 TEXT = ("model", "neuron", "sampler", "run_ids", "changes", "study")
 HEADERS = {"energy_mj_per_image": "mJ/image", "mean_firing_rate": "firing rate", "parameters_m": "M params",
            "train_steps": "steps", "fid": "FID", "kid": "KID", "fid_ratio": "FID / baseline [95%]",
-           "fid_p": "p (Welch, FID)", "energy_ratio": "energy / baseline [95%]"}
+           "fid_p": "p (Welch, FID)", "kid_ratio": "KID / baseline [95%]", "energy_ratio": "energy / baseline [95%]"}
 
 
 def to_rich(table: List[Dict[str, Any]], width: int = 200):

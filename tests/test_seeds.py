@@ -94,11 +94,12 @@ def test_the_leaderboard_compares_every_entry_with_a_baseline():
     from sdmbench import leaderboard
     from test_leaderboard import record
 
-    ann = [record(f"a{i}", f, model="ann", seed=i) for i, f in enumerate((20.0, 16.0, 14.0))]
-    snn = [record(f"s{i}", f, model="snn", seed=i) for i, f in enumerate((82.0, 53.0, 54.0))]
+    ann = [record(f"a{i}", f, model="ann", seed=i, kid=f / 4) for i, f in enumerate((20.0, 16.0, 14.0))]
+    snn = [record(f"s{i}", f, model="snn", seed=i, kid=f / 2) for i, f in enumerate((82.0, 53.0, 54.0))]
     rows = {r["model"]: r for r in leaderboard.rows(ann + snn, baseline="ann")}
     assert rows["ann"]["fid_ratio"] == 1.0 and rows["ann"]["fid_p"] is None
     assert rows["snn"]["fid_ratio"] == round(63.0 / (50.0 / 3), 3)
     assert rows["snn"]["fid_ratio_ci_low"] < rows["snn"]["fid_ratio"] < rows["snn"]["fid_ratio_ci_high"]
     assert 0 < rows["snn"]["fid_p"] < 0.05 and rows["snn"]["energy_ratio"] == 1.0
+    assert rows["snn"]["kid_ratio"] == round(2 * 63.0 / (50.0 / 3), 3)  # KIDs are FID/2 against FID/4
     assert "FID / baseline [95%]" in leaderboard.to_markdown(list(rows.values()))
