@@ -1,0 +1,80 @@
+"""The README's tables of the published board: quality per protocol, and energy under every energy
+model, each entry against a baseline entry (the ANN twin) with 95% intervals.
+
+    python benchmarks/board_tables.py [RECORDS_DIR] [--baseline sdm-ann]
+
+Quality: per protocol (extractor, N), each ranked entry's mean ± half-width of the 95% t-interval over
+its seeds for FID, KID, precision and recall, its FID and KID as ratios to the baseline's [95%
+interval], and Welch's p for the FID difference. Energy: per energy model, mJ per image (mean ±
+half-width) and its ratio to the baseline's, with the mean firing rate. Everything comes from
+``sdmbench.leaderboard.rows`` (what ``sdmbench leaderboard --baseline`` shows).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def board(folder: Path, baseline: str, energy):
+    from sdmbench import leaderboard, plugins
+    from sdmbench.cli_leaderboard import preset_config
+    from sdmbench.records import load_records
+
+    p = plugins.get()
+    records, _ = load_records(folder)
+    return [r for r in leaderboard.rows(records, aliases=p.model.aliases(), preset_of=preset_config(p),
+                                        baseline=baseline, energy=energy) if r["section"] == "ranked"]
+
+
+def name(row) -> str:
+    return f"`{row['model']}`" + (f" / `{row['neuron']}`" if row["neuron"] != "-" else "")
+
+
+def quality(rows) -> str:
+    from sdmbench.leaderboard import display
+
+    out, protocol = [], None
+    for row in rows:
+        if row["protocol"] != protocol:
+            protocol = row["protocol"]
+            out += ["", f"{protocol}:", "", "| entry | seeds | FID | KID | precision | recall | FID / baseline "
+                    "[95%] | p (Welch) | KID / baseline [95%] |", "|---|---|---|---|---|---|---|---|---|"]
+        cells = [name(row), display(row, "seeds")] + [display(row, c) for c in ("fid", "kid", "precision", "recall")]
+        cells += [display(row, "fid_ratio") if "fid_ratio" in row else "-", str(row.get("fid_p") or "-"),
+                  display(row, "kid_ratio") if "kid_ratio" in row else "-"]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def energy(tables) -> str:
+    from sdmbench.leaderboard import display
+
+    models = list(tables)
+    first = [r for r in tables[models[0]] if r["protocol"] == tables[models[0]][0]["protocol"]]
+    out = ["| entry | seeds | firing rate | " + " | ".join(f"`{m}` mJ / image | ratio [95%]" for m in models) + " |",
+           "|---|---|---|" + "---|---|" * len(models)]
+    for row in first:
+        cells = [name(row), str(row["seeds"]), display(row, "mean_firing_rate")]
+        for m in models:
+            same = next(r for r in tables[m] if r["run_ids"] == row["run_ids"] and r["protocol"] == row["protocol"])
+            cells += [display(same, "energy_mj_per_image"),
+                      display(same, "energy_ratio") if "energy_ratio" in same else "-"]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    from sdmbench.energy.model import registered_models
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
+    ap.add_argument("--baseline", default="sdm-ann")
+    args = ap.parse_args()
+    models, default = registered_models()
+    print("## Quality" + quality(board(args.folder, args.baseline, (default, models[default]))))
+    tables = {n: board(args.folder, args.baseline, (n, m)) for n, m in models.items()}
+    print("\n## Energy\n\n" + energy(tables))
+
+
+if __name__ == "__main__":
+    main()
