@@ -7,7 +7,7 @@ would reach a target (issue 20).
 Reads the records of one dataset's quick-preset runs that differ from the preset at most in their
 training steps (the preset's seeds and the runs of ``studies/scaling/compute.toml``), scored under the
 record's own protocol (the classifier extractor, N = 1000). Compute is counted two ways: samples
-seen (steps x batch) and measured CPU-seconds of training (the training stage's wall time x the
+seen (steps x batch) and measured thread-seconds of training (the training stage's wall time x the
 torch threads the run used; the queue ran one thread per run).
 
 For each model a power law is fitted by least squares on log-log axes, every run one point,
@@ -19,7 +19,7 @@ it reaches the target at ``log C* = (log target - (a_s - a_a)) / (b_s - b_a)`` (
 does not shrink, ``b_s >= b_a``). Its uncertainty: a bootstrap over runs (each model's runs resampled
 with replacement, 2000 times), giving a 95% interval of C* as a multiple of the spiking preset's
 compute and the share of resamples in which the ratio never reaches the target. Writes OUT.json and
-OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against CPU-seconds;
+OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against thread-seconds;
 log axes, one colour per model).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def label(record) -> str:
 
 
 def points(folder: Path, names, dataset: str):
-    """Per model name: [(samples seen, CPU-seconds, FID, KID, train steps, seed)] of its quick-preset runs."""
+    """Per model name: [(samples seen, thread-seconds, FID, KID, train steps, seed)] of its quick-preset runs."""
     from sdmbench import plugins
     from sdmbench.cli_leaderboard import preset_config
     from sdmbench.entries import normal, off_preset
@@ -155,7 +155,7 @@ def plot(found, summary, args) -> None:
         ax.scatter([r[1] for r in rows], [r[2] for r in rows], color=colour, label=name, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training compute: measured CPU-seconds (wall time x threads)")
+    ax.set_xlabel("training compute: measured thread-seconds (training wall time x torch threads)")
     ax.set_ylabel("FID (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
