@@ -8,7 +8,7 @@ Reads the records of one dataset's quick-preset runs that differ from the preset
 training steps (the preset's seeds and the runs of ``studies/scaling/compute.toml``), scored under the
 record's own protocol (the classifier extractor, N = 1000). Compute is counted two ways: samples
 seen (steps x batch) and measured thread-seconds of training (the training stage's wall time x the
-torch threads the run used; the queue ran one thread per run).
+torch threads the run used).
 
 For each model a power law is fitted by least squares on log-log axes, every run one point,
 
