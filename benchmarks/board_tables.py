@@ -37,7 +37,7 @@ def quality(rows) -> str:
     for row in rows:
         if row["protocol"] != protocol:
             protocol = row["protocol"]
-            out += ["", f"{protocol}:", "", "| entry | seeds | FID | KID | precision | recall | FID / baseline "
+            out += ["", "", f"*{protocol}*:", "", "| entry | seeds | FID | KID | precision | recall | FID / baseline "
                     "[95%] | p (Welch) | KID / baseline [95%] |", "|---|---|---|---|---|---|---|---|---|"]
         cells = [name(row), display(row, "seeds")] + [display(row, c) for c in ("fid", "kid", "precision", "recall")]
         cells += [display(row, "fid_ratio") if "fid_ratio" in row else "-", str(row.get("fid_p") or "-"),
