@@ -60,13 +60,21 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
     energy_name = energy[0] if energy else None
     described = getattr(energy[1], "describe", lambda: "")() if energy else ""
     items = [dict(entry=e, row=row, slug=slug(e)) for e, row in pairs]
+    copied: Dict[str, bool] = {}  # run id -> has a grid; a rescored run is in one entry per protocol
     for item in items:
-        item["grids"] = {r["run_id"]: _copy_run(r, records_dir, files) for r in item["entry"].records}
+        for r in item["entry"].records:
+            if r["run_id"] not in copied:
+                copied[r["run_id"]] = _copy_run(r, records_dir, files)
+        item["grids"] = {r["run_id"]: copied[r["run_id"]] for r in item["entry"].records}
     dates = sorted(str(r.get("created", ""))[:10] for e, _ in pairs for r in e.records)
     common = dict(energy_model=energy_name, energy_description=described, updated=dates[-1] if dates else "-")
     files.write("index.html", env.get_template("index.html").render(groups=_groups(items, energy_name), **common))
+    charts: Dict[tuple, Optional[str]] = {}  # the same runs under another protocol: the same chart
     for item in items:
-        layers = _layers(item["entry"], energy)
+        runs = tuple(r["run_id"] for r in item["entry"].records)
+        if runs not in charts:
+            charts[runs] = _layers(item["entry"], energy)
+        layers = charts[runs]
         if layers:
             files.write(f"plots/{item['slug']}-layers.svg", layers)
         page = env.get_template("entry.html").render(item=item, layers=bool(layers), command=command,

@@ -36,9 +36,10 @@ def _value(value: Any) -> str:
 
 
 def firing_rates(record: Dict[str, Any]) -> Dict[str, float]:
-    """Mean firing rate of each spiking layer over the sampling pass (this counter's, else the first's)."""
+    """Mean firing rate of each spiking layer over the sampling pass (records of the first counter are
+    upgraded on loading, :func:`sdmbench.records.upgrade`, so theirs sit in the same place)."""
     energy = ((record.get("details") or {}).get("energy")) or {}
-    rates = energy.get("firing_rates") or record.get("firing_rates") or {}
+    rates = energy.get("firing_rates") or {}
     return {name: float(rate) for name, rate in rates.items() if rate is not None}
 
 
