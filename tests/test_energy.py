@@ -59,6 +59,20 @@ def test_spikes_of_one_shared_value_count_as_sops_and_two_values_as_macs():
     assert (counter.total().acs, counter.total().macs) == (0, 2 * 9 * 9)
 
 
+def test_spike_test_rejects_negative_values_in_and_beyond_the_first_elements_it_reads_first():
+    from sdmbench.energy.synapses import HEAD, spike_value
+
+    spikes = torch.zeros(2 * HEAD)
+    spikes[::7] = 0.25
+    assert spike_value(spikes) == 0.25 and spike_value(torch.zeros(5)) == 0.0
+    assert spike_value(torch.full((8,), -1.0)) is None  # one shared value, but negative
+    late = spikes.clone()
+    late[HEAD + 3] = -0.25  # the head is a spike map; the full pass finds the negative value
+    assert spike_value(late) is None
+    late[HEAD + 3] = 0.5  # a second positive value beyond the head
+    assert spike_value(late) is None
+
+
 def test_dense_convolution_macs_are_outputs_times_kernel_volume():
     conv = nn.Conv2d(2, 4, 3, padding=1)
     with EnergyCounter(conv) as counter:

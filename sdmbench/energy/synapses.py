@@ -29,7 +29,10 @@ def spike_value(x: torch.Tensor) -> Optional[float]:
     if flat.numel() == 0:
         return 0.0
     head = flat[:HEAD]
-    if not bool(torch.logical_or(head == 0, head == head.amax()).all()):
+    low, high = torch.aminmax(head)
+    if float(low) < 0:  # spikes are never negative: most real-valued maps stop here, in one reduction
+        return None
+    if not bool(torch.logical_or(head == 0, head == high).all()):
         return None
     c = flat.amax()
     if float(c) < 0 or not bool(torch.logical_or(flat == 0, flat == c).all()):
