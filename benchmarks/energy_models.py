@@ -5,11 +5,12 @@ which a spiking generator stops saving energy.
 
 Reads the records of finished runs (their per-layer counts per image, the
 current counter's: ``sdmbench score RUN --recount-energy`` brings an older
-record up to date), groups them by model/neuron, and prices each group's
-mean counts under every installed energy model. For each spiking group and
-model it prints the energy ratio to the baseline (the ANN twin) and the
-mean firing rate, and solves for the break-even rate: only the synaptic
-accumulates grow with the spikes (``ACs(r) = ACs x r / r_measured``; every
+record up to date), groups them by model/neuron, and prices each group's mean
+counts under every installed energy model. For each spiking group and model it
+prints the energy ratio to the baseline (the ANN twin) and the mean firing
+rate (runs of a named study, trials, are skipped), and solves for the
+break-even rate: only the synaptic accumulates grow with the spikes
+(``ACs(r) = ACs x r / r_measured``; every
 other count, memory of dense maps and neuron states included, does not), so
 
     E(r) = E_fixed + r x k,   r* = (E_ANN - E_fixed) / k
@@ -33,6 +34,10 @@ def load(folders):
     groups = defaultdict(list)
     for folder in folders:
         record = json.loads((Path(folder) / "record.json").read_text())
+        study = (record.get("config") or {}).get("study")
+        if study:  # a study's trial (other training steps, a variant): not a preset entry's seed
+            print(f"skipped {folder}: a run of the study '{study}'")
+            continue
         energy = record["details"]["energy"]
         if "models" not in energy:
             raise SystemExit(f"{folder}: counted by the first counter; run sdmbench score {folder} --recount-energy")
