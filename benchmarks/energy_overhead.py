@@ -3,7 +3,7 @@ quick-preset network timed bare, under sdmbench's EnergyCounter, and (when
 installed) under spikingjelly's op_counter (MAC + SynOp counters), in one
 process, alternating, medians of ``--repeats``.
 
-    python benchmarks/energy_overhead.py [--batch 100] [--steps 5] [--repeats 5] [--threads 2]
+    python benchmarks/energy_overhead.py [--batch 100] [--steps 5] [--repeats 5] [--threads 2] [--network sdm-ann]
 
 Prints, per network, the time of one denoising step of one batch and each
 counter's ratio to the bare step (issue 18's bound: sdmbench's at most
@@ -67,10 +67,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="denoising steps per timed pass")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--network", action="append", help="time only these networks (repeatable; default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
-    for name, (net, kind) in networks().items():
+    nets = networks()
+    unknown = sorted(set(args.network or ()) - set(nets))
+    if unknown:
+        ap.error(f"unknown network {unknown[0]}; networks: {', '.join(nets)}")
+    for name, (net, kind) in nets.items():
+        if args.network and name not in args.network:
+            continue
         x = inputs(kind, args.batch)
         times = {"bare": []}
         ways = {"bare": None, **counters()}
