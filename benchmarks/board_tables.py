@@ -5,7 +5,8 @@ model, each entry against a baseline entry (the ANN twin) with 95% intervals.
 
 Quality: per protocol (extractor, N), each ranked entry's mean ± half-width of the 95% t-interval over
 its seeds for FID, KID, precision and recall, its FID and KID as ratios to the baseline's [95%
-interval], and Welch's p for the FID difference. Energy: per energy model, mJ per image (mean ±
+interval], and Welch's p for the FID difference, alone and Holm-adjusted over the entries tested
+against the baseline. Energy: per energy model, mJ per image (mean ±
 half-width) and its ratio to the baseline's, with the mean firing rate. Everything comes from
 ``sdmbench.leaderboard.rows`` (what ``sdmbench leaderboard --baseline`` shows).
 """
@@ -38,9 +39,10 @@ def quality(rows) -> str:
         if row["protocol"] != protocol:
             protocol = row["protocol"]
             out += ["", "", f"*{protocol}*:", "", "| entry | seeds | FID | KID | precision | recall | FID / baseline "
-                    "[95%] | p (Welch) | KID / baseline [95%] |", "|---|---|---|---|---|---|---|---|---|"]
+                    "[95%] | p (Welch) | p (Holm) | KID / baseline [95%] |", "|---|---|---|---|---|---|---|---|---|---|"]
         cells = [name(row), display(row, "seeds")] + [display(row, c) for c in ("fid", "kid", "precision", "recall")]
         cells += [display(row, "fid_ratio") if "fid_ratio" in row else "-", str(row.get("fid_p") or "-"),
+                  str(row.get("fid_p_holm") or "-"),
                   display(row, "kid_ratio") if "kid_ratio" in row else "-"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from sdmbench.config import RunConfig
-from sdmbench.stats import Estimate, estimate, rank_ranges, rank_text, ratio, welch_p
+from sdmbench.stats import Estimate, estimate, holm, rank_ranges, rank_text, ratio, welch_p
 
 #: config fields that name an entry (not a trial when they differ from the preset's)
 IDENTITY = ("model", "neuron", "dataset", "preset", "options")
@@ -174,7 +174,8 @@ COMPARED = ("fid", "kid", "energy_per_image_mj")
 
 def compare(all_entries: List[Entry], baseline: str) -> None:
     """Each entry's ratio to the ranked entry labelled ``baseline`` in its dataset and protocol
-    (:func:`sdmbench.stats.ratio`), and Welch's p-value that their mean FIDs are equal."""
+    (:func:`sdmbench.stats.ratio`), and Welch's p-value that their mean FIDs are equal; the ranked
+    entries' p-values, one family per dataset and protocol, also Holm-adjusted (``fid_p_holm``)."""
     bases = {(e.dataset, e.protocol_key): e for e in all_entries if e.section == RANKED and e.label == baseline}
     for e in all_entries:
         base = bases.get((e.dataset, e.protocol_key))
@@ -188,3 +189,8 @@ def compare(all_entries: List[Entry], baseline: str) -> None:
             e.versus[key] = ratio(mine, theirs) if mine and theirs else None
         mine, theirs = e.values.get("fid"), base.values.get("fid")
         e.versus["fid_p"] = welch_p(mine, theirs) if mine and theirs else None
+    for (dataset, key), base in bases.items():  # the family: every ranked entry tested against one baseline
+        family = [e for e in all_entries if e.section == RANKED and e is not base
+                  and (e.dataset, e.protocol_key) == (dataset, key)]
+        for e, adjusted in zip(family, holm([e.versus.get("fid_p") for e in family])):
+            e.versus["fid_p_holm"] = adjusted

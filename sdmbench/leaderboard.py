@@ -81,7 +81,8 @@ def _row(e: Entry) -> Dict[str, Any]:
             row[name] = _round(est.mean if est else None, 3)
             row[f"{name}_ci_low"] = _round(est.low if est and est.low != est.high else None, 3)
             row[f"{name}_ci_high"] = _round(est.high if est and est.low != est.high else None, 3)
-        row["fid_p"] = None if e.versus.get("fid_p") is None else float(f"{e.versus['fid_p']:.3g}")
+        for name in ("fid_p", "fid_p_holm"):
+            row[name] = None if e.versus.get(name) is None else float(f"{e.versus[name]:.3g}")
     return row
 
 
@@ -123,7 +124,7 @@ def display(row: Dict[str, Any], column: str) -> str:
     return _cell(row[column])
 
 
-VERSUS = ("fid_ratio", "fid_p", "kid_ratio", "energy_ratio")
+VERSUS = ("fid_ratio", "fid_p", "fid_p_holm", "kid_ratio", "energy_ratio")
 
 
 def _columns(section: str, members: List[Dict[str, Any]]) -> tuple:
@@ -173,7 +174,7 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
 
 CSV_FIELDS = ("dataset", "protocol_key", "section", "rank", "model", "neuron", "T", "seeds", "single_seed",
               "seed_list", *[f"{NAMES.get(k, k)}{s}" for k in QUALITY + GENERATION for s in ("", "_ci_low", "_ci_high")],
-              "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "kid_ratio", "kid_ratio_ci_low",
+              "fid_ratio", "fid_ratio_ci_low", "fid_ratio_ci_high", "fid_p", "fid_p_holm", "kid_ratio", "kid_ratio_ci_low",
               "kid_ratio_ci_high", "energy_ratio", "energy_ratio_ci_low",
               "energy_ratio_ci_high", "energy_model", "sampler", "parameters_m", "train_steps", "changes", "study", "run_ids", "protocol")
 
@@ -196,7 +197,7 @@ NARROW = ("rank", "model", "neuron", "seeds", "fid", "energy_mj_per_image")
 TEXT = ("model", "neuron", "sampler", "run_ids", "changes", "study")
 HEADERS = {"energy_mj_per_image": "mJ/image", "mean_firing_rate": "firing rate", "parameters_m": "M params",
            "train_steps": "steps", "fid": "FID", "kid": "KID", "fid_ratio": "FID / baseline [95%]",
-           "fid_p": "p (Welch, FID)", "kid_ratio": "KID / baseline [95%]", "energy_ratio": "energy / baseline [95%]"}
+           "fid_p": "p (Welch, FID)", "fid_p_holm": "p (Holm)", "kid_ratio": "KID / baseline [95%]", "energy_ratio": "energy / baseline [95%]"}
 
 
 def to_rich(table: List[Dict[str, Any]], width: int = 200):

@@ -73,6 +73,19 @@ def welch_p(a: Estimate, b: Estimate) -> Optional[float]:
     return float(ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n, equal_var=False).pvalue)
 
 
+def holm(pvalues: Sequence[Optional[float]]) -> List[Optional[float]]:
+    """Holm's step-down adjustment of a family of p-values (None stays None): with the m values sorted
+    ascending, ``p_(i) -> max_{j <= i} min(1, (m - j + 1) p_(j))``. Rejecting where the adjusted
+    value is below alpha keeps the chance of any false rejection in the family below alpha."""
+    known = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    out: List[Optional[float]] = [None] * len(pvalues)
+    running = 0.0
+    for j, (p, i) in enumerate(known):
+        running = max(running, min(1.0, (len(known) - j) * p))
+        out[i] = running
+    return out
+
+
 def ratio(a: Estimate, b: Estimate, level: float = LEVEL) -> Optional[Estimate]:
     """``a.mean / b.mean`` with a ``level`` interval by the delta method on the log scale:
     ``log r +- t_df * se``, ``se^2 = s_a^2 / (n_a m_a^2) + s_b^2 / (n_b m_b^2)``, ``df`` by

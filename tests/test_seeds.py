@@ -90,6 +90,15 @@ def test_welch_p_is_scipys_test_on_the_raw_values():
     assert welch_p(estimate(a), estimate(b)) == pytest.approx(ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
 
 
+def test_holm_multiplies_the_ith_smallest_of_m_p_values_by_m_minus_i_plus_1_and_keeps_the_order():
+    from sdmbench.stats import holm
+
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04); None is not in the family
+    adjusted = holm([0.04, None, 0.01, 0.03])
+    assert adjusted[1] is None and [adjusted[i] for i in (0, 2, 3)] == pytest.approx([0.06, 0.03, 0.06])
+    assert holm([0.6, 0.5]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
 def test_the_leaderboard_compares_every_entry_with_a_baseline():
     from sdmbench import leaderboard
     from test_leaderboard import record
@@ -97,9 +106,10 @@ def test_the_leaderboard_compares_every_entry_with_a_baseline():
     ann = [record(f"a{i}", f, model="ann", seed=i, kid=f / 4) for i, f in enumerate((20.0, 16.0, 14.0))]
     snn = [record(f"s{i}", f, model="snn", seed=i, kid=f / 2) for i, f in enumerate((82.0, 53.0, 54.0))]
     rows = {r["model"]: r for r in leaderboard.rows(ann + snn, baseline="ann")}
-    assert rows["ann"]["fid_ratio"] == 1.0 and rows["ann"]["fid_p"] is None
+    assert rows["ann"]["fid_ratio"] == 1.0 and rows["ann"]["fid_p"] is None and rows["ann"]["fid_p_holm"] is None
     assert rows["snn"]["fid_ratio"] == round(63.0 / (50.0 / 3), 3)
     assert rows["snn"]["fid_ratio_ci_low"] < rows["snn"]["fid_ratio"] < rows["snn"]["fid_ratio_ci_high"]
     assert 0 < rows["snn"]["fid_p"] < 0.05 and rows["snn"]["energy_ratio"] == 1.0
+    assert rows["snn"]["fid_p_holm"] == rows["snn"]["fid_p"]  # a family of one test is not adjusted
     assert rows["snn"]["kid_ratio"] == round(2 * 63.0 / (50.0 / 3), 3)  # KIDs are FID/2 against FID/4
     assert "FID / baseline [95%]" in leaderboard.to_markdown(list(rows.values()))
