@@ -3,8 +3,10 @@ quick-preset network timed bare, under sdmbench's EnergyCounter, and (when
 installed) under spikingjelly's op_counter (MAC + SynOp counters), in one
 process, alternating, medians of ``--repeats``.
 
-    python benchmarks/energy_overhead.py [--batch 100] [--steps 5] [--repeats 5] [--threads 2] [--network sdm-ann]
+    python benchmarks/energy_overhead.py [--batch 100] [--steps 20] [--repeats 5] [--threads 2] [--network sdm-ann]
 
+The counter is entered once per ``--steps`` denoising steps, as the sampling pass enters it once
+per batch of ``sample_steps`` (20 at the quick preset); fewer steps weigh its setup more.
 Prints, per network, the time of one denoising step of one batch and each
 counter's ratio to the bare step (issue 18's bound: sdmbench's at most
 1.10) and, apart, without the function mode that counts additions between layers. Networks: the quick ``sdm`` U-Net (IF and TSM neurons, T = 4, ch 32,
@@ -64,7 +66,8 @@ def counters():
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--steps", type=int, default=5, help="denoising steps per timed pass")
+    ap.add_argument("--steps", type=int, default=20,
+                    help="denoising steps per counter entry (the sampling pass: one entry per batch of sample_steps)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--network", action="append", help="time only these networks (repeatable; default: all)")
