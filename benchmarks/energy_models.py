@@ -16,7 +16,7 @@ other count, memory of dense maps and neuron states included, does not), so
     E(r) = E_fixed + r x k,   r* = (E_ANN - E_fixed) / k
 
 (no r* when E_fixed alone exceeds the ANN's: the model never saves energy).
-Writes ``OUT.json`` and ``OUT.png`` (energy ratio against mean firing rate,
+``--markdown`` also prints the answer as README's table. Writes ``OUT.json`` and ``OUT.png`` (energy ratio against mean firing rate,
 one line per energy model, the measured rates marked).
 """
 from __future__ import annotations
@@ -76,16 +76,37 @@ def analyse(groups, baseline, models):
         rate = statistics.mean(rates) if rates else None
         row = {"runs": len(runs), "mean_firing_rate": rate, "models": {}}
         for m_name, model in models.items():
-            e, e_ann = model.price(layers).total_j, model.price(base).total_j
+            priced = model.price(layers)
+            e, e_ann = priced.total_j, model.price(base).total_j
             fixed = model.price(without_acs(layers)).total_j
             slope = (e - fixed) / rate if rate else 0.0
             breakeven = (e_ann - fixed) / slope if slope > 0 and e_ann > fixed else None
-            row["models"][m_name] = {"energy_per_image_mj": e * 1e3, "ratio_to_baseline": e / e_ann,
+            row["models"][m_name] = {"energy_per_image_mj": e * 1e3, "memory_mj": priced.memory_j * 1e3,
+                                     "ratio_to_baseline": e / e_ann,
                                      "fixed_mj": fixed * 1e3, "per_unit_rate_mj": slope * 1e3,
                                      "breakeven_firing_rate": breakeven,
                                      "baseline_energy_per_image_mj": e_ann * 1e3}
         out[name] = row
     return out
+
+
+def markdown(result, baseline) -> str:
+    """The answer as README gives it: per group, energy per image and its ratio to the baseline under
+    every model (memory's share where a model prices it), and the break-even firing rates."""
+    names = list(next(iter(result.values()))["models"])
+    head = ["group", "runs", "firing rate"] + [f"`{m}` mJ / image (x {baseline})" for m in names] \
+        + ["break-even firing rate (" + ", ".join(names) + ")"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in result.items():
+        rate = row["mean_firing_rate"]
+        cells = [f"`{name}`", str(row["runs"]), "-" if rate is None else f"{100 * rate:.1f}%"]
+        for m in row["models"].values():
+            memory = f", {m['memory_mj']:.3g} of it memory" if m["memory_mj"] else ""
+            cells.append(f"{m['energy_per_image_mj']:.3g}{memory} ({m['ratio_to_baseline']:.2f})")
+        rates = [m["breakeven_firing_rate"] for m in row["models"].values()]
+        cells.append("-" if rate is None else ", ".join("none" if r is None else f"{100 * r:.0f}%" for r in rates))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def plot(result, baseline, path):
@@ -95,8 +116,12 @@ def plot(result, baseline, path):
     import matplotlib.pyplot as plt
 
     spiking = {n: r for n, r in result.items() if n != baseline and r["mean_firing_rate"]}
-    fig, axes = plt.subplots(1, len(spiking), figsize=(5 * len(spiking), 4), squeeze=False)
-    for ax, (name, row) in zip(axes[0], spiking.items()):
+    cols = min(2, len(spiking))
+    rows = -(-len(spiking) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(spiking):]:
+        ax.axis("off")
+    for ax, (name, row) in zip(axes.flat, spiking.items()):
         rates = [i / 100 for i in range(0, 101)]
         for m_name, m in row["models"].items():
             base = m["baseline_energy_per_image_mj"]
@@ -120,6 +145,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--baseline", default="sdm-ann")
     ap.add_argument("--out", default="docs/studies/energy_models")
+    ap.add_argument("--markdown", action="store_true", help="also print the answer as a markdown table")
     args = ap.parse_args()
     groups = load(args.runs)
     if args.baseline not in groups:
@@ -133,6 +159,8 @@ def main() -> None:
             b = m["breakeven_firing_rate"]
             print(f"  {m_name:14s} {m['energy_per_image_mj']:10.4f} mJ/image  ratio {m['ratio_to_baseline']:.3f}  "
                   f"break-even rate {'none' if b is None else f'{b:.4f}'}")
+    if args.markdown:
+        print(markdown(result, args.baseline))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"baseline": args.baseline, "groups": result}, indent=2) + "\n")
