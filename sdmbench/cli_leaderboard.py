@@ -21,7 +21,7 @@ def leaderboard_cmd(
                                                       "needs --out DIR)"),
     output: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="with --format html: the site's folder"),
-    baseline: Optional[str] = typer.Option(None, help="an entry's name (e.g. sdm-ann): every entry's FID and "
+    baseline: Optional[str] = typer.Option(None, help="an entry's name (sdm-ann, or sdm/tsm where a model has an entry per neuron): every entry's FID and "
                                                       "energy as a ratio to it, with 95% intervals and Welch's p"),
     energy_model: Optional[str] = typer.Option(None, help="the energy model that prices energy (sdmbench plugins "
                                                           "lists them; default: the registered default)"),
@@ -50,7 +50,8 @@ def leaderboard_cmd(
                                    preset_of=preset_config(plugins), baseline=baseline, energy=energy)
     table = [row for _, row in pairs]
     if baseline and table and not any("fid_ratio" in row for row in table):
-        names = sorted({row["model"] for row in table if row["section"] == "ranked"})
+        names = sorted({row["model"] + (f"/{row['neuron']}" if row["neuron"] != "-" else "")
+                        for row in table if row["section"] == "ranked"})
         raise UsageError(f"--baseline '{baseline}' names no ranked entry; ranked entries: {', '.join(names)}")
     if not table:
         print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from sdmbench.config import RunConfig
+from sdmbench.errors import UsageError
 from sdmbench.stats import Estimate, estimate, holm, rank_ranges, rank_text, ratio, welch_p
 
 #: config fields that name an entry (not a trial when they differ from the preset's)
@@ -85,6 +86,12 @@ class Entry:
     def label(self) -> str:
         """The model's name, with its own options where they differ from its preset's."""
         return self.model + "".join(f" {k}={json.dumps(v)}" for k, v in sorted(self.options.items()))
+
+    def named(self, name: str) -> bool:
+        """Whether ``name`` names this entry: its label, or ``model/neuron`` (``sdm/tsm``: one of the
+        entries a model has per neuron) with the label's options."""
+        options = self.label[len(self.model):]
+        return name in (self.label, f"{self.model}/{self.neuron}{options}")
 
     @property
     def seeds(self) -> List[int]:
@@ -176,7 +183,13 @@ def compare(all_entries: List[Entry], baseline: str) -> None:
     """Each entry's ratio to the ranked entry labelled ``baseline`` in its dataset and protocol
     (:func:`sdmbench.stats.ratio`), and Welch's p-value that their mean FIDs are equal; the ranked
     entries' p-values, one family per dataset and protocol, also Holm-adjusted (``fid_p_holm``)."""
-    bases = {(e.dataset, e.protocol_key): e for e in all_entries if e.section == RANKED and e.label == baseline}
+    bases: Dict[tuple, Entry] = {}
+    for e in all_entries:
+        if e.section == RANKED and e.named(baseline):
+            other = bases.setdefault((e.dataset, e.protocol_key), e)
+            if other is not e:
+                raise UsageError(f"--baseline '{baseline}' names two entries ({other.model}/{other.neuron}, "
+                                 f"{e.model}/{e.neuron}); name one as MODEL/NEURON")
     for e in all_entries:
         base = bases.get((e.dataset, e.protocol_key))
         if base is None:

@@ -7,8 +7,13 @@ loss turns non-finite or its running mean (``s = 0.95 s + 0.05 loss``) climbs
 past ``divergence_factor`` times its lowest value so far (a loss of squared
 errors never legitimately grows 100-fold; losses that can be negative are
 only checked for NaN); the last good checkpoint stays
-for ``--resume``. A stage that ends with its running mean above its first
-loss did not learn: its stats say ``diverged`` and the record is not ranked. :func:`train` is the diffusion stage on top of it, keeping
+for ``--resume``. A stage whose loss ended above where it began did not
+learn: its stats say ``diverged`` and the record is not ranked. "Above" is
+measured against the noise of a stochastic loss: with ``m`` and ``sd`` the
+mean and standard deviation of the stage's first 20 losses (the running
+mean's own span, ``1 / 0.05``), the final running mean ``s`` must exceed
+``m + 2 sd sqrt(1/20 + 0.05/1.95)`` (the standard errors of ``m`` and of
+``s``); a resumed stage starts from its saved running mean. :func:`train` is the diffusion stage on top of it, keeping
 the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
 warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
 statistics are copied during training).
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
@@ -52,15 +58,24 @@ class TrainStats:
                 "diverged": self.diverged}
 
 
+#: losses averaged for where a stage began: the running mean's span, 1 / (1 - 0.95)
+START = 20
+#: the standard error of the final running mean, per unit of the loss's standard deviation, squared
+RUNNING_VARIANCE = 0.05 / 1.95
+
+
 class Divergence:
     """Watches the running mean of the loss (see the module docstring)."""
 
     def __init__(self, factor: float, smooth: Optional[float]):
-        self.factor, self.best, self.first = factor, smooth, smooth
+        self.factor, self.best = factor, smooth
+        self.resumed_at = smooth  # a resumed stage's running mean when it was saved
+        self.head: list = []  # its first START losses
 
     def check(self, loss: float, smooth: float, step: int, description: str, config: RunConfig,
               checkpoint: Optional[StepCheckpoint]) -> None:
-        self.first = loss if self.first is None else self.first
+        if len(self.head) < START:
+            self.head.append(loss)
         self.best = smooth if self.best is None else min(self.best, smooth)
         finite = math.isfinite(loss)
         exploded = bool(self.factor) and self.best > 0 and smooth > self.factor * self.best  # losses >= 0 only
@@ -74,7 +89,17 @@ class Divergence:
                          f"lower the learning rate (now {config.lr}){kept}")
 
     def diverged(self, smooth: Optional[float]) -> bool:
-        return smooth is not None and self.first is not None and smooth > self.first
+        """Whether the final running mean ``smooth`` lies above where the stage began by more than
+        twice the noise of the comparison (the module docstring)."""
+        if smooth is None:
+            return False
+        if self.resumed_at is not None:
+            return smooth > self.resumed_at
+        if not self.head:
+            return False
+        m = statistics.fmean(self.head)
+        sd = statistics.stdev(self.head) if len(self.head) > 1 else 0.0
+        return smooth > m + 2 * sd * math.sqrt(1 / len(self.head) + RUNNING_VARIANCE)
 
 
 @torch.no_grad()

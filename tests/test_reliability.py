@@ -121,14 +121,23 @@ def test_an_exploding_loss_stops_training_naming_the_step():
     assert "at step 8;" in str(err.value)
 
 
-def test_a_stage_that_ends_above_its_first_loss_is_marked_diverged():
+def test_a_stage_whose_loss_ends_above_where_it_began_is_marked_diverged_and_noise_alone_is_not():
     from sdmbench.config import RunConfig
     from sdmbench.training import optimise
 
     w = torch.nn.Parameter(torch.ones(1))
-    rising = optimise([w], lambda step: (w * 0 + 1.0 + 0.05 * step).sum(), RunConfig(train_steps=20))
-    falling = optimise([w], lambda step: (w * 0 + 1.0 / (1 + step)).sum(), RunConfig(train_steps=20))
-    assert rising.diverged and not falling.diverged
+
+    def run(loss):
+        return optimise([w], lambda step: (w * 0 + loss(step)).sum(), RunConfig(train_steps=100)).diverged
+
+    assert run(lambda step: 1.0 + 0.05 * step)  # first 20 average 1.475 (sd 0.30); ends near 5
+    assert not run(lambda step: 1.0 / (1 + step))
+    # flat but noisy, and its first loss the lowest: 0.5, 1.5, 0.5, ... The first 20 average 1.0 (sd 0.51)
+    # and the running mean ends at 1.013, below 1.0 + 2 x 0.51 x 0.27; compared with the first loss
+    # alone (0.5) this stage would have been marked diverged
+    assert not run(lambda step: 1.0 - 0.5 * (-1) ** step)
+    # the same noise around a loss that rose by a quarter: above the bound (1.0 + 0.28)
+    assert run(lambda step: (1.0 if step < 50 else 1.3) - 0.5 * (-1) ** step)
 
 
 def test_a_diverged_record_is_shown_but_never_ranked():
