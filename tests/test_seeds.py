@@ -113,3 +113,19 @@ def test_the_leaderboard_compares_every_entry_with_a_baseline():
     assert rows["snn"]["fid_p_holm"] == rows["snn"]["fid_p"]  # a family of one test is not adjusted
     assert rows["snn"]["kid_ratio"] == round(2 * 63.0 / (50.0 / 3), 3)  # KIDs are FID/2 against FID/4
     assert "FID / baseline [95%]" in leaderboard.to_markdown(list(rows.values()))
+
+
+def test_a_baseline_is_named_model_slash_neuron_when_a_model_has_an_entry_per_neuron():
+    from sdmbench import leaderboard
+    from sdmbench.errors import UsageError
+    from test_leaderboard import record
+
+    def neuron(r, name):
+        return dict(r, neuron=name, config=dict(r["config"], neuron=name))
+
+    tsm = [neuron(record(f"t{i}", f, model="snn", seed=i), "tsm") for i, f in enumerate((50.0, 60.0))]
+    if_ = [neuron(record(f"i{i}", f, model="snn", seed=i), "if") for i, f in enumerate((75.0, 90.0))]
+    rows = {r["neuron"]: r for r in leaderboard.rows(tsm + if_, baseline="snn/tsm")}
+    assert rows["tsm"]["fid_ratio"] == 1.0 and rows["if"]["fid_ratio"] == round(82.5 / 55.0, 3)
+    with pytest.raises(UsageError, match=r"--baseline 'snn' names two entries \(snn/\w+, snn/\w+\); name one as"):
+        leaderboard.rows(tsm + if_, baseline="snn")
