@@ -10,14 +10,15 @@ counts under every installed energy model. For each spiking group and model it
 prints the energy ratio to the baseline (the ANN twin) and the mean firing
 rate (runs of a named study, trials, are skipped), and solves for the
 break-even rate: only the synaptic accumulates grow with the spikes
-(``ACs(r) = ACs x r / r_measured``; every
-other count, memory of dense maps and neuron states included, does not), so
+(``ACs(r) = ACs x r / r_measured``; every other count, memory of dense maps
+and neuron states included, does not), so
 
     E(r) = E_fixed + r x k,   r* = (E_ANN - E_fixed) / k
 
 (no r* when E_fixed alone exceeds the ANN's: the model never saves energy).
-``--markdown`` also prints the answer as README's table. Writes ``OUT.json`` and ``OUT.png`` (energy ratio against mean firing rate,
-one line per energy model, the measured rates marked).
+``--markdown`` also prints the answer as README's table. Writes ``OUT.json``
+and ``OUT.png`` (energy ratio against mean firing rate, one line per energy
+model, the measured rates marked).
 """
 from __future__ import annotations
 

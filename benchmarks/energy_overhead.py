@@ -78,9 +78,8 @@ def main() -> None:
     unknown = sorted(set(args.network or ()) - set(nets))
     if unknown:
         ap.error(f"unknown network {unknown[0]}; networks: {', '.join(nets)}")
-    for name, (net, kind) in nets.items():
-        if args.network and name not in args.network:
-            continue
+    for name in args.network or nets:
+        net, kind = nets[name]
         x = inputs(kind, args.batch)
         times = {"bare": []}
         ways = {"bare": None, **counters()}

@@ -50,8 +50,7 @@ def leaderboard_cmd(
                                    preset_of=preset_config(plugins), baseline=baseline, energy=energy)
     table = [row for _, row in pairs]
     if baseline and table and not any("fid_ratio" in row for row in table):
-        names = sorted({row["model"] + (f"/{row['neuron']}" if row["neuron"] != "-" else "")
-                        for row in table if row["section"] == "ranked"})
+        names = sorted({e.name for e, row in pairs if row["section"] == "ranked"})
         raise UsageError(f"--baseline '{baseline}' names no ranked entry; ranked entries: {', '.join(names)}")
     if not table:
         print(f"no run records in {folder}" + (f" for dataset '{dataset}'" if dataset else ""), file=sys.stderr)

@@ -87,11 +87,15 @@ class Entry:
         """The model's name, with its own options where they differ from its preset's."""
         return self.model + "".join(f" {k}={json.dumps(v)}" for k, v in sorted(self.options.items()))
 
+    @property
+    def name(self) -> str:
+        """The label with the neuron: ``model/neuron`` (``sdm/tsm``, one of the entries a model has per
+        neuron) and the label's options; a model without neurons (an ANN twin) is its label."""
+        return self.label if not self.neuron else self.label.replace(self.model, f"{self.model}/{self.neuron}", 1)
+
     def named(self, name: str) -> bool:
-        """Whether ``name`` names this entry: its label, or ``model/neuron`` (``sdm/tsm``: one of the
-        entries a model has per neuron) with the label's options."""
-        options = self.label[len(self.model):]
-        return name in (self.label, f"{self.model}/{self.neuron}{options}")
+        """Whether ``name`` names this entry: its :attr:`label` or its :attr:`name`."""
+        return name in (self.label, self.name)
 
     @property
     def seeds(self) -> List[int]:
@@ -188,8 +192,8 @@ def compare(all_entries: List[Entry], baseline: str) -> None:
         if e.section == RANKED and e.named(baseline):
             other = bases.setdefault((e.dataset, e.protocol_key), e)
             if other is not e:
-                raise UsageError(f"--baseline '{baseline}' names two entries ({other.model}/{other.neuron}, "
-                                 f"{e.model}/{e.neuron}); name one as MODEL/NEURON")
+                raise UsageError(f"--baseline '{baseline}' names two entries ({other.name}, {e.name}); "
+                                 "name one as MODEL/NEURON")
     for e in all_entries:
         base = bases.get((e.dataset, e.protocol_key))
         if base is None:

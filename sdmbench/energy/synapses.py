@@ -34,8 +34,8 @@ def spike_value(x: torch.Tensor) -> Optional[float]:
         return None
     if not bool(torch.logical_or(head == 0, head == high).all()):
         return None
-    c = flat.amax()
-    if float(c) < 0 or not bool(torch.logical_or(flat == 0, flat == c).all()):
+    c = flat.amax()  # >= the head's minimum, which is >= 0
+    if not bool(torch.logical_or(flat == 0, flat == c).all()):
         return None
     return float(c)
 
