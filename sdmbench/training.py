@@ -13,7 +13,12 @@ measured against the noise of a stochastic loss: with ``m`` and ``sd`` the
 mean and standard deviation of the stage's first 20 losses (the running
 mean's own span, ``1 / 0.05``), the final running mean ``s`` must exceed
 ``m + 2 sd sqrt(1/20 + 0.05/1.95)`` (the standard errors of ``m`` and of
-``s``); a resumed stage starts from its saved running mean. :func:`train` is the diffusion stage on top of it, keeping
+``s``); a resumed stage starts from its saved running mean. A stage whose
+minimised loss legitimately grows while it learns has these rules read another
+quantity: its ``loss_fn`` returns a :class:`Watched` (the VQ-SVAE watches its
+reconstruction error: its codebook and commitment terms grow as the encoder's
+outputs spread, 13-28x over the quick preset's 1500 steps while the
+reconstruction error fell 16-20x). :func:`train` is the diffusion stage on top of it, keeping
 the exponential moving average ``ema = d * ema + (1 - d) * w`` with the
 warm-up ``d = min(decay, (1+n)/(10+n))`` (buffers such as BatchNorm
 statistics are copied during training).
@@ -33,7 +38,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, NamedTuple, Optional, Union
 
 import torch
 from torch import nn
@@ -45,6 +50,16 @@ from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
 
 
+class Watched(NamedTuple):
+    """What a ``loss_fn`` returns when the divergence rules should not read the loss it minimises:
+    ``loss`` is minimised; the running mean of ``value`` is what the rules watch, what a resumed stage
+    compares with, and what the progress bar shows under ``name``."""
+
+    loss: torch.Tensor
+    value: torch.Tensor
+    name: str
+
+
 @dataclass
 class TrainStats:
     steps: int
@@ -52,10 +67,15 @@ class TrainStats:
     seconds: float
     images_per_second: float
     diverged: bool = False
+    watched: str = "loss"  #: the quantity the divergence rules read
+    watched_final: Optional[float] = None  #: its final running mean, when it is not the loss
 
     def as_dict(self) -> dict:
-        return {"steps": self.steps, "final_loss": self.final_loss, "images_per_second": self.images_per_second,
-                "diverged": self.diverged}
+        out = {"steps": self.steps, "final_loss": self.final_loss, "images_per_second": self.images_per_second,
+               "diverged": self.diverged}
+        if self.watched != "loss":
+            out.update(watched=self.watched, watched_final=self.watched_final)
+        return out
 
 
 #: losses averaged for where a stage began: the running mean's span, 1 / (1 - 0.95)
@@ -72,12 +92,14 @@ class Divergence:
         self.resumed_at = smooth  # a resumed stage's running mean when it was saved
         self.head: list = []  # its first START losses
 
-    def check(self, loss: float, smooth: float, step: int, description: str, config: RunConfig,
+    def check(self, loss: float, value: float, smooth: float, step: int, description: str, config: RunConfig,
               checkpoint: Optional[StepCheckpoint]) -> None:
+        """``loss``: this step's minimised loss; ``value``: the watched quantity (the loss itself unless
+        the stage returned a :class:`Watched`), ``smooth`` its running mean."""
         if len(self.head) < START:
-            self.head.append(loss)
+            self.head.append(value)
         self.best = smooth if self.best is None else min(self.best, smooth)
-        finite = math.isfinite(loss)
+        finite = math.isfinite(loss) and math.isfinite(value)
         exploded = bool(self.factor) and self.best > 0 and smooth > self.factor * self.best  # losses >= 0 only
         if finite and not exploded:
             return
@@ -120,7 +142,8 @@ def learning_rate(config: RunConfig, step: int) -> float:
     return config.lr
 
 
-def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.Tensor], config: RunConfig,
+def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[torch.Tensor, Watched]],
+             config: RunConfig,
              progress=None, description: str = "train", weight_decay: float = 0.0,
              after_step: Optional[Callable[[int], None]] = None,
              checkpoint: Optional[StepCheckpoint] = None) -> TrainStats:
@@ -132,14 +155,16 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
     first, smooth = checkpoint.restore(opt) if checkpoint else (0, None)
     watch = Divergence(config.divergence_factor, smooth)
     task = progress.add_task(description, total=config.train_steps, completed=first) if progress else None
-    start, loss_value = time.perf_counter(), float("nan")
+    start, loss_value, name = time.perf_counter(), float("nan"), "loss"
     device = parameters[0].device if parameters else torch.device("cpu")
     for step in range(first, config.train_steps):
         with precision.autocast(config.precision, device):
             loss = loss_fn(step)
+        loss, watched, name = loss if isinstance(loss, Watched) else (loss, None, "loss")
         loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
-        smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
-        watch.check(loss_value, smooth, step, description, config, checkpoint)
+        value = loss_value if watched is None else distributed.mean(float(watched))
+        smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
+        watch.check(loss_value, value, smooth, step, description, config, checkpoint)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for group in opt.param_groups:
@@ -153,11 +178,12 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], torch.
             checkpoint.save(step + 1, opt, smooth)
         if task is not None:
             rate = (step + 1 - first) * config.batch_size / (time.perf_counter() - start)
-            progress.update(task, advance=1, description=f"{description}  loss {smooth:.4f}  {rate:.0f} img/s")
+            progress.update(task, advance=1, description=f"{description}  {name} {smooth:.4f}  {rate:.0f} img/s")
     seconds = time.perf_counter() - start
     done = config.train_steps - first
     return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0,
-                      diverged=watch.diverged(smooth))
+                      diverged=watch.diverged(smooth), watched=name,
+                      watched_final=None if name == "loss" else smooth)
 
 
 def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,

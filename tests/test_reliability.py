@@ -140,6 +140,33 @@ def test_a_stage_whose_loss_ends_above_where_it_began_is_marked_diverged_and_noi
     assert run(lambda step: (1.0 if step < 50 else 1.3) - 0.5 * (-1) ** step)
 
 
+def test_a_stage_may_have_the_divergence_rules_watch_its_reconstruction_instead_of_its_loss():
+    """A VQ-VAE's loss is reconstruction + codebook/commitment terms, and the latter grow as the
+    encoder's outputs spread (sdmbench's VQ-SVAE: 0.1 -> 1.4-2.8 while MSE/Var fell 1.8-2.1 -> 0.11-0.14).
+    Watching the sum flags a stage that learned; watching the reconstruction does not."""
+    from sdmbench.config import RunConfig
+    from sdmbench.training import Watched, optimise
+
+    w = torch.nn.Parameter(torch.ones(1))
+    reconstruction = lambda step: 2.0 / (1 + 0.2 * step)  # 2.0 -> 0.1
+    vq = lambda step: 0.1 + 0.02 * step  # 0.1 -> 2.1
+    total = lambda step: (w * 0 + reconstruction(step) + vq(step)).sum()
+    config = RunConfig(train_steps=100)
+    assert optimise([w], total, config).diverged  # the sum ends near 2.2, its first 20 average 1.14
+    stats = optimise([w], lambda step: Watched(total(step), torch.tensor(reconstruction(step)), "mse/var"), config)
+    assert not stats.diverged
+    assert stats.as_dict()["watched"] == "mse/var"
+    # the running mean s = 0.95 s + 0.05 r of the watched values, by hand
+    s = reconstruction(0)
+    for step in range(1, 100):
+        s = 0.95 * s + 0.05 * reconstruction(step)
+    assert stats.as_dict()["watched_final"] == pytest.approx(s)
+    assert stats.final_loss == pytest.approx(reconstruction(99) + vq(99))  # the minimised loss, unchanged
+    # a reconstruction that rises is still caught
+    rising = lambda step: Watched(total(step), torch.tensor(0.5 + 0.01 * step), "mse/var")
+    assert optimise([w], rising, config).diverged
+
+
 def test_a_diverged_record_is_shown_but_never_ranked():
     from test_leaderboard import record
 

@@ -1,7 +1,8 @@
 """The two-stage recipe of Spiking-Diffusion.
 
 Stage ``vq-svae``: train the spiking VQ-VAE on images with
-``MSE / Var(data) + VQ loss + PSP-domain VQ loss``.
+``MSE / Var(data) + VQ loss + PSP-domain VQ loss``; its divergence verdict
+watches ``MSE / Var(data)`` alone (the VQ terms grow while it learns).
 Stage ``diffusion``: encode training images to token grids with the frozen
 VQ-SVAE, train the SDID denoiser with the absorbing process's loss.
 Generation: sample token grids, decode them with the VQ-SVAE. The energy
@@ -19,7 +20,7 @@ from torch import nn
 from sdmbench.data import to_unit
 from sdmbench.errors import unknown_name
 from sdmbench.pipeline import Pipeline, RunContext
-from sdmbench.training import optimise
+from sdmbench.training import Watched, optimise
 
 from .quantizer import codebook_usage
 
@@ -57,7 +58,8 @@ class SpikingDiffusionPipeline(Pipeline):
             def loss_fn(step: int) -> torch.Tensor:
                 x = data.random_batch(c.batch_size, gen).to(device)
                 _, parts = ae.losses(x)
-                return parts["mse"] / self.data_variance + parts["vq"] + parts["psp"]
+                reconstruction = parts["mse"] / self.data_variance
+                return Watched(reconstruction + parts["vq"] + parts["psp"], reconstruction.detach(), "mse/var")
 
             stats = optimise(ae.parameters(), loss_fn, c, ctx.progress, "stage 1/2: VQ-SVAE", c.weight_decay,
                              checkpoint=ctx.checkpoint(stage, {"model": ae}))
