@@ -90,12 +90,12 @@ class Divergence:
     def __init__(self, factor: float, smooth: Optional[float]):
         self.factor, self.best = factor, smooth
         self.resumed_at = smooth  # a resumed stage's running mean when it was saved
-        self.head: list = []  # its first START losses
+        self.head: list = []  # its first START watched values
 
     def check(self, loss: float, value: float, smooth: float, step: int, description: str, config: RunConfig,
-              checkpoint: Optional[StepCheckpoint]) -> None:
-        """``loss``: this step's minimised loss; ``value``: the watched quantity (the loss itself unless
-        the stage returned a :class:`Watched`), ``smooth`` its running mean."""
+              checkpoint: Optional[StepCheckpoint], name: str = "loss") -> None:
+        """``loss``: this step's minimised loss; ``value``: the watched quantity ``name`` (the loss itself
+        unless the stage returned a :class:`Watched`), ``smooth`` its running mean."""
         if len(self.head) < START:
             self.head.append(value)
         self.best = smooth if self.best is None else min(self.best, smooth)
@@ -106,7 +106,7 @@ class Divergence:
         kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
                 "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
         what = f"the loss is {loss}" if not finite else \
-            f"the loss's running mean rose to {smooth:.4g}, {self.factor:g}x its lowest ({self.best:.4g})"
+            f"the {name}'s running mean rose to {smooth:.4g}, {self.factor:g}x its lowest ({self.best:.4g})"
         raise UsageError(f"training diverged ({description}): {what} at step {step}; "
                          f"lower the learning rate (now {config.lr}){kept}")
 
@@ -164,7 +164,7 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
         loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
         value = loss_value if watched is None else distributed.mean(float(watched))
         smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
-        watch.check(loss_value, value, smooth, step, description, config, checkpoint)
+        watch.check(loss_value, value, smooth, step, description, config, checkpoint, name)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for group in opt.param_groups:

@@ -55,7 +55,7 @@ class SpikingDiffusionPipeline(Pipeline):
             ae = self.autoencoder.to(device).train()
             self.data_variance = to_unit(data.first(10_000)).var()
 
-            def loss_fn(step: int) -> torch.Tensor:
+            def loss_fn(step: int) -> Watched:
                 x = data.random_batch(c.batch_size, gen).to(device)
                 _, parts = ae.losses(x)
                 reconstruction = parts["mse"] / self.data_variance
