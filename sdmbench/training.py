@@ -99,13 +99,13 @@ class Divergence:
         if len(self.head) < START:
             self.head.append(value)
         self.best = smooth if self.best is None else min(self.best, smooth)
-        finite = math.isfinite(loss) and math.isfinite(value)
+        not_finite = [f"the {n} is {v}" for n, v in (("loss", loss), (name, value)) if not math.isfinite(v)]
         exploded = bool(self.factor) and self.best > 0 and smooth > self.factor * self.best  # losses >= 0 only
-        if finite and not exploded:
+        if not not_finite and not exploded:
             return
         kept = (f"; the last good checkpoint (step {checkpoint.saved_step}) is kept: lower the learning "
                 "rate and --resume the run" if checkpoint and checkpoint.saved_step else "")
-        what = f"the loss is {loss}" if not finite else \
+        what = not_finite[0] if not_finite else \
             f"the {name}'s running mean rose to {smooth:.4g}, {self.factor:g}x its lowest ({self.best:.4g})"
         raise UsageError(f"training diverged ({description}): {what} at step {step}; "
                          f"lower the learning rate (now {config.lr}){kept}")

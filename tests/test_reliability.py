@@ -165,6 +165,10 @@ def test_a_stage_may_have_the_divergence_rules_watch_its_reconstruction_instead_
     # a reconstruction that rises is still caught
     rising = lambda step: Watched(total(step), torch.tensor(0.5 + 0.01 * step), "mse/var")
     assert optimise([w], rising, config).diverged
+    # a watched value that turns NaN stops the run, and the error names it (the loss is still finite)
+    broken = lambda step: Watched(total(step), torch.tensor(float("nan") if step == 7 else 1.0), "mse/var")
+    with pytest.raises(UsageError, match=r"the mse/var is nan at step 7;"):
+        optimise([w], broken, config)
 
 
 def test_a_diverged_record_is_shown_but_never_ranked():
