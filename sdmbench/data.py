@@ -86,7 +86,7 @@ def stage_raw(found: dict, folder: str) -> Path:
         dst = raw / name
         if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
             continue
-        tmp = dst.with_suffix(".tmp")
+        tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")  # one per process: runs may stage at once
         if src.suffix == ".gz":
             try:
                 with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
