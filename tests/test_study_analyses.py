@@ -1,0 +1,92 @@
+"""Issue 20's analyses (``benchmarks/compute_scaling.py``, ``benchmarks/variant_ablation.py``): the
+power-law fit and the compute at which the SNN/ANN ratio reaches the target, on curves whose answer
+is known in closed form; the ablation's rows read off the published board."""
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scaling = benchmark("compute_scaling")
+
+
+def curve(a: float, b: float, cs):
+    xs = np.array(cs, float)
+    return xs, a * xs ** b
+
+
+def test_the_fit_recovers_an_exact_power_law():
+    xs, ys = curve(100.0, -0.5, [1e3, 4e3, 1.6e4, 6.4e4])
+    a, b = scaling.fit(xs, ys)
+    assert math.exp(a) == pytest.approx(100.0) and b == pytest.approx(-0.5)
+
+
+def test_the_ratio_reaches_the_target_where_the_two_power_laws_say():
+    # ANN 100 C^-0.5, SNN 400 C^-0.6: ratio 4 C^-0.1, which is 2 at C = 2^10 = 1024
+    cs = [16, 64, 256]
+    log_c = scaling.crossing(curve(100.0, -0.5, cs), curve(400.0, -0.6, cs), target=2.0)
+    assert math.exp(log_c) == pytest.approx(1024.0, rel=1e-9)
+
+
+def test_a_ratio_that_does_not_shrink_never_reaches_the_target():
+    cs = [16, 64, 256]
+    # the SNN improves more slowly (C^-0.4 against C^-0.5): its ratio 4 C^0.1 grows with compute
+    assert scaling.crossing(curve(100.0, -0.5, cs), curve(400.0, -0.4, cs), target=2.0) is None
+
+
+def test_the_bootstrap_of_noiseless_curves_finds_the_crossing_in_every_usable_resample():
+    cs = [16, 64, 256, 1024]
+    found, never, total = scaling.bootstrap(curve(100.0, -0.5, cs), curve(400.0, -0.6, cs), 2.0, rounds=200)
+    assert never == 0 and total == len(found) > 100  # a resample with one compute level has no slope: dropped
+    assert np.allclose(np.exp(found), 1024.0)
+
+
+def published(model: str, neuron=None, stem: str = "spiking", study=None):
+    """The record-own-protocol FIDs of the published records of one variant, read straight off record.json."""
+    import json
+
+    out = []
+    for path in sorted((ROOT / "leaderboard").glob("*/record.json")):
+        r = json.loads(path.read_text())
+        c = r["config"]
+        if (r["model"], r.get("neuron") if r["T"] > 1 else None, c["backbone"].get("stem", "spiking"),
+                c.get("study")) == (model, neuron, stem, study) and c["train_steps"] == {"sdm": 1000}.get(model, 2000):
+            out.append(r["metrics"]["fid"])
+    return out
+
+
+def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_published_board():
+    ablation = benchmark("variant_ablation")
+    rows = ablation.analyse(ROOT / "leaderboard", "sdm", "tsm", "spiking-variant", "sdm-ann")
+    assert rows[0]["variant"] == "faithful (tsm, spiking stem)"
+    ann = published("sdm-ann")
+    by_variant = {(r["neuron"], r["stem"]): r for r in rows}
+    assert list(by_variant)[0] == ("tsm", "spiking")  # the faithful entry first
+    for (neuron, stem), row in by_variant.items():
+        fids = published("sdm", neuron, stem, None if (neuron, stem) == ("tsm", "spiking") else "spiking-variant")
+        own = next(q for p, q in row["protocols"].items() if p.startswith("classifier@"))
+        assert own["seeds"] == len(fids) and own["fid_ratio"] == pytest.approx(
+            (sum(fids) / len(fids)) / (sum(ann) / len(ann)), abs=0.01)
+        if (neuron, stem) != ("tsm", "spiking"):
+            faithful = next(q for p, q in rows[0]["protocols"].items() if p.startswith("classifier@"))["fid_ratio"]
+            # the share of the faithful model's gap to the ANN that the variant closes: 1 - (R_v - 1) / (R_f - 1)
+            assert own["gap_closed"] == pytest.approx(1 - (own["fid_ratio"] - 1) / (faithful - 1))
+    assert ("tsm", "analog") in by_variant
+    assert set(rows[0]["energy"]) >= {"fp32-compute", "memory-aware"}
+
+
+def test_a_board_without_the_faithful_entry_is_refused(tmp_path):
+    ablation = benchmark("variant_ablation")
+    with pytest.raises(SystemExit, match="faithful sdm/tsm"):
+        ablation.analyse(tmp_path, "sdm", "tsm", "spiking-variant", "sdm-ann")
