@@ -90,3 +90,12 @@ def test_a_board_without_the_faithful_entry_is_refused(tmp_path):
     ablation = benchmark("variant_ablation")
     with pytest.raises(SystemExit, match="faithful sdm/tsm"):
         ablation.analyse(tmp_path, "sdm", "tsm", "spiking-variant", "sdm-ann")
+
+
+def test_the_ratio_at_matched_compute_is_the_ratio_of_the_mean_fids_at_each_level_both_ran_at():
+    # rows: (samples seen, thread-seconds, FID, KID, steps, seed)
+    found = {"ann": [(100, 0, 40.0, 0, 0, 0), (400, 0, 10.0, 0, 0, 0), (400, 0, 14.0, 0, 0, 1), (1600, 0, 5.0, 0, 0, 0)],
+             "snn": [(100, 0, 60.0, 0, 0, 0), (400, 0, 30.0, 0, 0, 0), (400, 0, 42.0, 0, 0, 1), (400, 0, 36.0, 0, 0, 2)]}
+    assert scaling.matched(found, "ann", "snn") == [
+        {"samples_seen": 100, "fid_ratio": 1.5, "spiking_seeds": 1, "ann_seeds": 1},
+        {"samples_seen": 400, "fid_ratio": 36.0 / 12.0, "spiking_seeds": 3, "ann_seeds": 2}]  # 1600: the SNN never ran
