@@ -7,8 +7,8 @@ would reach a target (issue 20).
 Reads the records of one dataset's quick-preset runs that differ from the preset at most in their
 training steps (the preset's seeds and the runs of ``studies/scaling/compute.toml``), scored under the
 record's own protocol (the classifier extractor, N = 1000). Compute is counted two ways: samples
-seen (steps x batch) and measured thread-seconds of training (the training stage's wall time x the
-torch threads the run used).
+seen (steps x batch) and measured CPU seconds of training (the record's ``cpu_times``; for records
+older than those, the training stage's wall time x the torch threads the run used).
 
 For each model a power law is fitted by least squares on log-log axes, every run one point,
 
@@ -20,7 +20,7 @@ does not shrink, ``b_s >= b_a``). Without a fit: at every compute level both mod
 ratio of their mean FIDs (``matched``). Its uncertainty: a bootstrap over runs (each model's runs resampled
 with replacement, 2000 times), giving a 95% interval of C* as a multiple of the spiking preset's
 compute and the share of resamples in which the ratio never reaches the target. Writes OUT.json and
-OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against thread-seconds;
+OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against CPU seconds;
 log axes, one colour per model).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def label(record) -> str:
 
 
 def points(folder: Path, names, dataset: str):
-    """Per model name: [(samples seen, thread-seconds, FID, KID, train steps, seed)] of its quick-preset runs."""
+    """Per model name: [(samples seen, CPU seconds, FID, KID, train steps, seed)] of its quick-preset runs."""
     from sdmbench import plugins
     from sdmbench.cli_leaderboard import preset_config
     from sdmbench.entries import normal, off_preset
@@ -55,11 +55,20 @@ def points(folder: Path, names, dataset: str):
         if preset is None or set(off_preset(normal(c), normal(preset))) - {"train_steps"}:
             continue  # off the preset in more than its training steps (another study's trial)
         m = r["metrics"]
-        seconds = (r.get("wall_times") or {}).get("train_train_s")
-        threads = (r.get("hardware") or {}).get("torch_threads") or 1
-        out[name].append((c["train_steps"] * c["batch_size"], seconds * threads if seconds else math.nan,
+        out[name].append((c["train_steps"] * c["batch_size"], cpu_seconds(r),
                           m.get("fid"), m.get("kid"), c["train_steps"], c.get("seed", 0)))
     return out
+
+
+def cpu_seconds(record) -> float:
+    """The training stage's CPU seconds (``cpu_times``, all threads of the process); records made before
+    those were kept give wall time x torch threads, which grows with whatever else ran on the machine."""
+    seconds = (record.get("cpu_times") or {}).get("train_train_s")
+    if seconds:
+        return seconds
+    seconds = (record.get("wall_times") or {}).get("train_train_s")
+    threads = (record.get("hardware") or {}).get("torch_threads") or 1
+    return seconds * threads if seconds else math.nan
 
 
 def fit(xs, ys):
@@ -170,7 +179,7 @@ def plot(found, summary, args) -> None:
         ax.scatter([r[1] for r in rows], [r[2] for r in rows], color=colour, label=name, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training compute: measured thread-seconds (training wall time x torch threads)")
+    ax.set_xlabel("training compute: measured CPU seconds (older records: wall time x threads)")
     ax.set_ylabel("FID (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)

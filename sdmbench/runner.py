@@ -20,7 +20,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -57,11 +57,20 @@ class Run:
     log: Callable[..., None] = print
     resume: Optional[Path] = None
     rerun: Optional[str] = None
-    times: Dict[str, float] = field(default_factory=dict)
+    times: Dict[str, float] = field(default_factory=dict)  # wall seconds per step
+    cpu_times: Dict[str, float] = field(default_factory=dict)  # this process's CPU seconds, all threads
     extractor: Any = None  # built before training, so a missing weights file fails first
 
-    def timed(self, name: str, since: float) -> None:
-        self.times[name] = time.perf_counter() - since
+    def timed(self, name: str, since: Tuple[float, float]) -> None:
+        """Record the wall and CPU seconds since ``since = clock()``. CPU seconds sum every thread of
+        this process and, unlike wall time x threads, barely grow when other processes share the cores."""
+        wall, cpu = clock()
+        self.times[name], self.cpu_times[name] = wall - since[0], cpu - since[1]
+
+
+def clock() -> Tuple[float, float]:
+    """(wall, process CPU) seconds now, for ``Run.timed``."""
+    return time.perf_counter(), time.process_time()
 
 
 def pick_device(name: str) -> torch.device:
@@ -167,7 +176,7 @@ def _steps(run: Run) -> RunResult:
 
 def build_pipeline(run: Run):
     """Load the data (rank 0 first: it stages files into the cache) and build the model's pipeline."""
-    c, t0, world = run.config, time.perf_counter(), distributed.world()
+    c, t0, world = run.config, clock(), distributed.world()
     if not world.main:
         distributed.barrier()
     data = run.plugins.dataset.get(c.dataset)(c.data_root, c.split, c.image_size)
@@ -202,7 +211,7 @@ def _warn_if_loaded(run: Run) -> None:
 
 def build_extractor(run: Run, data):
     """The protocol's feature extractor (a classifier trains here once per dataset and is cached)."""
-    t0, c = time.perf_counter(), run.config
+    t0, c = clock(), run.config
     extractor = run.plugins.extractor.get(c.extractor)(data, device=run.device, progress=run.progress,
                                                        inception_weights=c.inception_weights)
     run.timed("extractor_s", t0)
@@ -224,7 +233,7 @@ def train_stages(run: Run, pipeline) -> Dict[str, Dict[str, Any]]:
     main, training = distributed.world().main, {}
     sources = _stage_sources(run, list(pipeline.stages))
     for stage in pipeline.stages:
-        t0 = time.perf_counter()
+        t0 = clock()
         if stage in sources:
             pipeline.load_stage(stage, load_state(sources[stage], run.device, "--resume"))
             training[stage] = {"resumed_from": str(sources[stage])}
@@ -242,7 +251,7 @@ def train_stages(run: Run, pipeline) -> Dict[str, Dict[str, Any]]:
 def generate(run: Run, pipeline, metrics: Dict[str, Any]):
     """The run's samples, with the metrics observing the sampling pass; rank 0 keeps them all
     (``samples.npz``) and a grid of the first 64 (``samples.png``)."""
-    t0 = time.perf_counter()
+    t0 = clock()
     samples, observed = sample(pipeline, run.config, list(metrics.values()), run.progress)
     run.timed("sample_s", t0)
     if distributed.world().main:
@@ -254,7 +263,7 @@ def generate(run: Run, pipeline, metrics: Dict[str, Any]):
 def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, observed: list):
     """The protocol and every chosen metric's scores (plus the pipeline's own, under its model's name)."""
     c, data = run.config, pipeline.ctx.data
-    t0 = time.perf_counter()
+    t0 = clock()
     protocol = protocol_for(len(samples), data, c, run.extractor, metrics,
                             {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())})
     scoring, scores = evaluate(protocol, samples, data, run.extractor, metrics,

@@ -1,12 +1,13 @@
 """The run pipeline in process, on tiny settings."""
 import json
+import time
 
 import pytest
 import torch
 
 from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
-from sdmbench.runner import execute
+from sdmbench.runner import Run, clock, execute
 from sdmbench_metrics import classifier
 
 from conftest import SHARED_DATA, needs_shared_mnist
@@ -45,6 +46,22 @@ def test_record_is_complete_and_runs_are_reproducible(tiny_run):
     assert a["metrics"]["fid"] == b["metrics"]["fid"]
     assert a["protocol"] == b["protocol"] and a["protocol_key"] == b["protocol_key"]
     assert a["config"]["T"] == 2 and a["T"] == 2 and a["parameters"] > 0
+    assert set(a["cpu_times"]) == set(a["wall_times"]) >= {"data_s", "train_train_s", "sample_s", "score_s"}
+
+
+def test_a_step_is_timed_in_wall_and_cpu_seconds():
+    """CPU seconds count work, not waiting: a sleep costs wall time and (almost) no CPU time, a busy
+    loop costs CPU time no greater than its wall time on one thread."""
+    run = Run(config=None, plugins=None, recipe=None, device=torch.device("cpu"), run_id="r", folder=None)
+    t0 = clock()
+    time.sleep(0.3)
+    run.timed("sleep_s", t0)
+    t0 = clock()
+    while clock()[1] - t0[1] < 0.2:
+        pass
+    run.timed("busy_s", t0)
+    assert run.times["sleep_s"] >= 0.3 and run.cpu_times["sleep_s"] < 0.1
+    assert 0.2 <= run.cpu_times["busy_s"] <= run.times["busy_s"] + 0.01
 
 
 @needs_shared_mnist
