@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
-from sdmbench import allocator, distributed, plugins as plugin_loader
+from sdmbench import allocator, distributed, plugins as plugin_loader, precision
 from sdmbench.checkpoint import load_state, save_state
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError, unknown_name
@@ -195,6 +195,7 @@ def build_pipeline(run: Run):
             f"{data.split} ({len(data)} images at {data.image_size}px) on {run.device}, "
             f"{torch.get_num_threads()} threads")
     _warn_if_loaded(run)
+    _warn_if_bf16_emulated(run)
     return pipeline
 
 
@@ -207,6 +208,18 @@ def _warn_if_loaded(run: Run) -> None:
     if run.device.type == "cpu" and load > 0.75 * cores:
         run.log(f"note: this machine is busy (load {load:.1f} on {cores} cores): expect slower runs than "
                 "the times README gives; --threads N sets torch's threads")
+
+
+def _warn_if_bf16_emulated(run: Run) -> None:
+    """Say so, before training, when this CPU runs ``precision=bf16`` slower than fp32 (no native
+    bfloat16): the quick presets ask for bf16, and there a run takes many times README's times."""
+    if run.config.precision != "bf16" or run.device.type != "cpu":
+        return
+    slowdown = precision.cpu_bf16_slowdown()
+    if slowdown > precision.SLOW_BF16:
+        run.log(f"note: precision=bf16 is emulated on this CPU (no AVX512-BF16 or AMX): a convolution took "
+                f"{slowdown:.0f}x longer than in fp32, so this run will be many times slower than README's "
+                "times; add --set precision=fp32 (a different setting: the run becomes a trial of its entry)")
 
 
 def build_extractor(run: Run, data):

@@ -2,6 +2,7 @@
 membranes in float32, and a run that records what it used."""
 import json
 
+import pytest
 import torch
 from torch import nn
 
@@ -80,3 +81,27 @@ def test_a_bf16_run_records_its_precision_and_a_bad_one_is_a_one_line_error(tmp_
                              "--set", "precision=fp16", "--results-dir", str(tmp_path))
     assert code == 2 and "precision must be one of fp32, bf16" in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_a_cpu_run_in_bf16_is_told_before_training_when_this_cpu_emulates_bfloat16(monkeypatch):
+    """The note comes exactly when bf16 measured more than SLOW_BF16 times slower than fp32 here, and
+    fp32 runs are not measured at all."""
+    from types import SimpleNamespace
+
+    from sdmbench.runner import Run, _warn_if_bf16_emulated
+
+    said = []
+    run = Run(config=SimpleNamespace(precision="bf16"), plugins=None, recipe=None, device=torch.device("cpu"),
+              run_id="r", folder=None, log=said.append)
+    for slowdown, told in ((26.0, True), (precision.SLOW_BF16 * 0.99, False), (0.7, False)):
+        monkeypatch.setattr(precision, "cpu_bf16_slowdown", lambda: slowdown)
+        said.clear()
+        _warn_if_bf16_emulated(run)
+        assert bool(said) == told and all("--set precision=fp32" in line and "26x" in line for line in said)
+    monkeypatch.setattr(precision, "cpu_bf16_slowdown", lambda: pytest.fail("an fp32 run measured bf16"))
+    run.config.precision = "fp32"
+    _warn_if_bf16_emulated(run)
+
+
+def test_the_bf16_probe_measures_a_finite_positive_ratio_here():
+    assert 0 < precision.cpu_bf16_slowdown() < float("inf")
