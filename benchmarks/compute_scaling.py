@@ -114,6 +114,25 @@ def bootstrap(ann, snn, target: float, rounds: int = 2000, seed: int = 0):
     return found, never, len(found) + never
 
 
+def crossing_summary(found, summary, args):
+    """Where the fitted ratio reaches the target, as a multiple of the spiking preset's compute, with the
+    bootstrap's 95% interval and its share of resamples that never reach it (None until both fit)."""
+    missing = [n for n in (args.ann, args.spiking) if "fid_fit" not in summary["models"][n]]
+    if missing:
+        return {"why_none": f"{', '.join(missing)} ran at one compute level; a fit needs two: "
+                            "sdmbench sweep studies/scaling/compute.toml"}
+    ann, snn = (tuple(np.array([[r[0] for r in found[n]], [r[2] for r in found[n]]], float))
+                for n in (args.ann, args.spiking))
+    preset = statistics.mode(r[0] for r in found[args.spiking])  # the preset's seeds: the most runs
+    at = crossing(ann, snn, args.target)
+    boot, never, total = bootstrap(ann, snn, args.target)
+    low, high = (np.percentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan))
+    return {"samples_seen": math.exp(at) if at is not None else None,
+            "multiple_of_spiking_preset": math.exp(at) / preset if at is not None else None,
+            "bootstrap_95_multiple": [math.exp(low) / preset, math.exp(high) / preset] if boot else None,
+            "bootstrap_never_share": never / total if total else None, "bootstrap_rounds": total}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
@@ -126,26 +145,16 @@ def main() -> None:
     found = points(args.folder, (args.ann, args.spiking), args.dataset)
     summary = {"target_ratio": args.target, "models": {}}
     for name, rows in found.items():
-        if len({r[0] for r in rows}) < 2:
-            raise SystemExit(f"{name}: runs at {len({r[0] for r in rows})} compute level(s) in {args.folder}; "
-                             "a fit needs two: sdmbench sweep studies/scaling/compute.toml")
-        for key, column in (("fid", 2), ("kid", 3)):
-            xs, ys = np.array([r[0] for r in rows], float), np.array([r[column] for r in rows], float)
-            summary["models"].setdefault(name, {})[f"{key}_fit"] = dict(zip(("a", "b"), map(float, fit(xs, ys))))
-        summary["models"][name]["runs"] = [dict(zip(("samples_seen", "cpu_s", "fid", "kid", "train_steps", "seed"),
-                                                    r)) for r in sorted(rows)]
-    ann = tuple(np.array([[r[0] for r in found[args.ann]], [r[2] for r in found[args.ann]]], float))
-    snn = tuple(np.array([[r[0] for r in found[args.spiking]], [r[2] for r in found[args.spiking]]], float))
-    preset = statistics.mode(r[0] for r in found[args.spiking])  # the preset's seeds: the most runs
-    at = crossing(ann, snn, args.target)
-    boot, never, total = bootstrap(ann, snn, args.target)
-    low, high = (np.percentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan))
+        if not rows:
+            raise SystemExit(f"{name}: no quick-preset {args.dataset} runs in {args.folder}")
+        model = summary["models"][name] = {"runs": [dict(zip(
+            ("samples_seen", "cpu_s", "fid", "kid", "train_steps", "seed"), r)) for r in sorted(rows)]}
+        if len({r[0] for r in rows}) >= 2:  # a fit needs two compute levels
+            for key, column in (("fid", 2), ("kid", 3)):
+                xs, ys = np.array([r[0] for r in rows], float), np.array([r[column] for r in rows], float)
+                model[f"{key}_fit"] = dict(zip(("a", "b"), map(float, fit(xs, ys))))
     summary["matched"] = matched(found, args.ann, args.spiking)
-    summary["crossing"] = {
-        "samples_seen": math.exp(at) if at is not None else None,
-        "multiple_of_spiking_preset": math.exp(at) / preset if at is not None else None,
-        "bootstrap_95_multiple": [math.exp(low) / preset, math.exp(high) / preset] if boot else None,
-        "bootstrap_never_share": never / total if total else None, "bootstrap_rounds": total}
+    summary["crossing"] = crossing_summary(found, summary, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(found, summary, args)
@@ -163,6 +172,8 @@ def plot(found, summary, args) -> None:
         for (name, rows), colour in zip(found.items(), ("#d62728", "#1f77b4")):
             xs = np.array([r[0] for r in rows], float)
             ax.scatter(xs, [r[column] for r in rows], color=colour, label=f"{name} (one point per run)", zorder=3)
+            if f"{key}_fit" not in summary["models"][name]:
+                continue  # one compute level: no fit yet
             a, b = summary["models"][name][f"{key}_fit"].values()
             grid = np.geomspace(xs.min(), xs.max() * 16, 50)
             ax.plot(grid, np.exp(a) * grid ** b, color=colour, alpha=0.6,

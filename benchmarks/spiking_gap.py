@@ -31,19 +31,20 @@ def own(protocols):
 def compute_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
     colours = {ann: "#1f77b4", spiking: "#d62728"}
     preset = statistics.mode(r["samples_seen"] for r in scaling["models"][spiking]["runs"])
-    top = max(r["samples_seen"] for rows in scaling["models"].values() for r in rows["runs"])
-    grid = np.geomspace(min(r["samples_seen"] for rows in scaling["models"].values() for r in rows["runs"]),
-                        top * 8, 60)
     for name, model in scaling["models"].items():
-        runs = model["runs"]
-        ax.scatter([r["samples_seen"] for r in runs], [r["fid"] for r in runs], color=colours.get(name, "grey"),
+        runs, colour = model["runs"], colours.get(name, "grey")
+        ax.scatter([r["samples_seen"] for r in runs], [r["fid"] for r in runs], color=colour,
                    s=18, zorder=3, label=f"{name}: one point per run")
+        if "fid_fit" not in model:
+            continue  # one compute level so far: no fit
         a, b = model["fid_fit"]["a"], model["fid_fit"]["b"]
-        ax.plot(grid, np.exp(a) * grid ** b, color=colours.get(name, "grey"), alpha=0.6,
-                label=f"{name} fit: FID ∝ C^{b:.2f}")
+        low, high = min(r["samples_seen"] for r in runs), max(r["samples_seen"] for r in runs)
+        for xs, style, what in ((np.geomspace(low, high, 30), "-", f"{name} fit: FID ∝ C^{b:.2f}"),
+                                (np.geomspace(high, high * 4, 30), "--", "the same, extrapolated 4x")):
+            ax.plot(xs, np.exp(a) * xs ** b, color=colour, alpha=0.6, linestyle=style, label=what)
         if name == ann:
-            ax.plot(grid, 2 * np.exp(a) * grid ** b, color=colours[ann], linestyle=":",
-                    label=f"2 x {ann}'s fit (the 2x target)")
+            xs = np.geomspace(low, high * 4, 60)
+            ax.plot(xs, 2 * np.exp(a) * xs ** b, color=colour, linestyle=":", label=f"2 x {ann}'s fit (the 2x target)")
     for k, row in enumerate(v for v in variants if v["variant"] != variants[0]["variant"]):
         q = own(row["protocols"])
         ax.scatter([preset], [q["fid"]], marker="D", s=45, color=f"C{k + 2}", zorder=4,
@@ -63,10 +64,11 @@ def ratio_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
     xs = np.array([m["samples_seen"] for m in levels], float)
     ax.plot(xs, [m["fid_ratio"] for m in levels], "o-", color="#d62728",
             label=f"{spiking} / {ann}, measured (mean FIDs at each compute)")
-    fa, fs = scaling["models"][ann]["fid_fit"], scaling["models"][spiking]["fid_fit"]
-    grid = np.geomspace(xs.min(), xs.max() * 8, 60)
-    ax.plot(grid, np.exp(fs["a"] - fa["a"]) * grid ** (fs["b"] - fa["b"]), color="#d62728", alpha=0.5,
-            linestyle="--", label=f"ratio of the fits: ∝ C^{fs['b'] - fa['b']:+.2f}")
+    fa, fs = scaling["models"][ann].get("fid_fit"), scaling["models"][spiking].get("fid_fit")
+    if fa and fs:
+        grid = np.geomspace(xs.min(), xs.max() * 8, 60)
+        ax.plot(grid, np.exp(fs["a"] - fa["a"]) * grid ** (fs["b"] - fa["b"]), color="#d62728", alpha=0.5,
+                linestyle="--", label=f"ratio of the fits: ∝ C^{fs['b'] - fa['b']:+.2f}")
     preset = statistics.mode(r["samples_seen"] for r in scaling["models"][spiking]["runs"])
     for k, row in enumerate(v for v in variants if v["variant"] != variants[0]["variant"]):
         q = own(row["protocols"])
