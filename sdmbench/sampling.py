@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Sequence, Tuple
 
 import torch
-from torchvision.utils import save_image
 
 from sdmbench import distributed, precision
 from sdmbench.config import RunConfig
@@ -21,6 +20,8 @@ from sdmbench.data import to_uint8
 
 def save_grid(samples: torch.Tensor, path: Path) -> None:
     """The first 64 uint8 samples as an 8x8 PNG grid."""
+    from torchvision.utils import save_image  # here: torchvision takes seconds to import
+
     save_image(samples[:64].float() / 255.0, path, nrow=8, padding=1)
 
 

@@ -1,10 +1,29 @@
-"""Built-in datasets, all read through torchvision."""
+"""Built-in datasets, all read through torchvision.
+
+Each loader's module (and so torchvision, about 3 s to import on a 2-core CPU) is imported when a
+dataset is first loaded, not when the plugin registers: ``sdmbench leaderboard`` or ``plugins``, and
+a bad command line refused before any data is read, do not pay for it."""
+import importlib
+
 import sdmbench
 
-from .celeba import load_celeba
-from .cifar import load_cifar10
-from .idx import idx_factory
-from .lsun import load_lsun_bedroom
+
+def _later(module: str, loader: str, *args):
+    """``module.loader`` (called with ``args`` first when given, as ``idx_factory(name)``), imported on
+    first use."""
+    def load(root=None, split="train", image_size=None):
+        found = getattr(importlib.import_module(f"{__name__}.{module}"), loader)
+        return (found(*args) if args else found)(root, split, image_size)
+    return load
+
+
+def idx_factory(name: str):
+    return _later("idx", "idx_factory", name)
+
+
+load_cifar10 = _later("cifar", "load_cifar10")
+load_celeba = _later("celeba", "load_celeba")
+load_lsun_bedroom = _later("lsun", "load_lsun_bedroom")
 
 
 @sdmbench.hookimpl
