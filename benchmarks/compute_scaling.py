@@ -168,17 +168,18 @@ def plot(found, summary, args) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    colours = {args.ann: "#1f77b4", args.spiking: "#d62728"}  # as in spiking_gap.py
     for ax, key, column in ((axes[0], "fid", 2), (axes[1], "kid", 3)):
-        for (name, rows), colour in zip(found.items(), ("#d62728", "#1f77b4")):
+        for name, rows in found.items():
+            colour = colours[name]
             xs = np.array([r[0] for r in rows], float)
             ax.scatter(xs, [r[column] for r in rows], color=colour, label=f"{name} (one point per run)", zorder=3)
             if f"{key}_fit" not in summary["models"][name]:
                 continue  # one compute level: no fit yet
             a, b = summary["models"][name][f"{key}_fit"].values()
-            grid = np.geomspace(xs.min(), xs.max() * 16, 50)
-            ax.plot(grid, np.exp(a) * grid ** b, color=colour, alpha=0.6,
-                    label=f"fit: {key.upper()} ∝ C^{b:.2f} (dashed: extrapolated)")
-            ax.plot(grid[grid > xs.max()], np.exp(a) * grid[grid > xs.max()] ** b, color=colour, linestyle="--")
+            for grid, style in ((np.geomspace(xs.min(), xs.max(), 30), "-"), (np.geomspace(xs.max(), xs.max() * 4, 30), "--")):
+                ax.plot(grid, np.exp(a) * grid ** b, color=colour, alpha=0.6, linestyle=style,
+                        label=f"fit: {key.upper()} ∝ C^{b:.2f} (dashed: extrapolated 4x)" if style == "-" else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training compute: samples seen (steps x batch)")
@@ -186,11 +187,11 @@ def plot(found, summary, args) -> None:
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7)
     ax = axes[2]
-    for (name, rows), colour in zip(found.items(), ("#d62728", "#1f77b4")):
-        ax.scatter([r[1] for r in rows], [r[2] for r in rows], color=colour, label=name, zorder=3)
+    for name, rows in found.items():
+        ax.scatter([r[1] for r in rows], [r[2] for r in rows], color=colours[name], label=name, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training compute: measured CPU seconds (older records: wall time x threads)")
+    ax.set_xlabel("training CPU seconds (older records: wall time x threads)")
     ax.set_ylabel("FID (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
