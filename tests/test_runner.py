@@ -47,6 +47,7 @@ def test_record_is_complete_and_runs_are_reproducible(tiny_run):
     assert a["protocol"] == b["protocol"] and a["protocol_key"] == b["protocol_key"]
     assert a["config"]["T"] == 2 and a["T"] == 2 and a["parameters"] > 0
     assert set(a["cpu_times"]) == set(a["wall_times"]) >= {"data_s", "train_train_s", "sample_s", "score_s"}
+    assert a["hardware"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_a_step_is_timed_in_wall_and_cpu_seconds():
