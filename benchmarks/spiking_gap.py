@@ -66,7 +66,7 @@ def ratio_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
             label=f"{spiking} / {ann}, measured (mean FIDs at each compute)")
     fa, fs = scaling["models"][ann].get("fid_fit"), scaling["models"][spiking].get("fid_fit")
     if fa and fs:
-        grid = np.geomspace(xs.min(), xs.max() * 8, 60)
+        grid = np.geomspace(xs.min(), xs.max() * 4, 60)  # as far as the compute panel extrapolates
         ax.plot(grid, np.exp(fs["a"] - fa["a"]) * grid ** (fs["b"] - fa["b"]), color="#d62728", alpha=0.5,
                 linestyle="--", label=f"ratio of the fits: ∝ C^{fs['b'] - fa['b']:+.2f}")
     preset = statistics.mode(r["samples_seen"] for r in scaling["models"][spiking]["runs"])
