@@ -31,9 +31,10 @@ from sdmbench.errors import UsageError
 
 class StepCheckpoint:
     def __init__(self, path: Path, every: int, modules: Dict[str, nn.Module], generator: torch.Generator,
-                 resume_from: Optional[Path] = None):
+                 resume_from: Optional[Path] = None, curve=None):
         self.path, self.every, self.modules, self.generator = path, every, modules, generator
         self.resume_from = resume_from
+        self.curve = curve  #: the stage's :class:`sdmbench.curves.CurveLog`, written beside the checkpoint
         self.saved_step: Optional[int] = None
 
     def due(self, step: int, total: int) -> bool:

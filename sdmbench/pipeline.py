@@ -27,6 +27,7 @@ from torch import nn
 
 from sdmbench.checkpoint import StepCheckpoint, load_state
 from sdmbench.config import RunConfig
+from sdmbench.curves import CurveLog
 from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
 from sdmbench.neuron import neuron_maker
@@ -56,8 +57,9 @@ class RunContext:
             return None
         name = f"checkpoint-{stage}.pt"
         source = self.resume_dir / name if self.resume_dir is not None else None
+        curve = CurveLog(self.run_dir, stage, self.config.log_every, self.resume_dir, self.log)
         return StepCheckpoint(self.run_dir / name, self.config.checkpoint_every, modules, self.generator,
-                              resume_from=source)
+                              resume_from=source, curve=curve)
 
     def build(self, backbone: str, v_th: float = TRAIN_THRESHOLD, **config: Any) -> nn.Module:
         return build_backbone(self.plugins, backbone, self.neuron, self.T, v_th, self.config.neuron_params,

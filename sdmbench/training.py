@@ -155,6 +155,9 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
     first, smooth = checkpoint.restore(opt) if checkpoint else (0, None)
     watch = Divergence(config.divergence_factor, smooth)
     task = progress.add_task(description, total=config.train_steps, completed=first) if progress else None
+    curve = checkpoint.curve if checkpoint is not None and distributed.world().main else None
+    if curve is not None:
+        curve.start(first, config.batch_size)
     start, loss_value, name = time.perf_counter(), float("nan"), "loss"
     device = parameters[0].device if parameters else torch.device("cpu")
     for step in range(first, config.train_steps):
@@ -172,6 +175,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
         if config.grad_clip:
             nn.utils.clip_grad_norm_(parameters, config.grad_clip)
         opt.step()
+        if curve is not None and curve.due(step + 1, config.train_steps):
+            curve.row(step + 1, loss_value, name, value, smooth, learning_rate(config, step))
         if after_step is not None:
             after_step(step)
         if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):
@@ -180,6 +185,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
             rate = (step + 1 - first) * config.batch_size / (time.perf_counter() - start)
             progress.update(task, advance=1, description=f"{description}  {name} {smooth:.4f}  {rate:.0f} img/s")
     seconds = time.perf_counter() - start
+    if curve is not None:
+        curve.close()
     done = config.train_steps - first
     return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0,
                       diverged=watch.diverged(smooth), watched=name,

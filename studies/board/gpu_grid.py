@@ -1,0 +1,148 @@
+"""Run a list of quick-preset runs concurrently on one GPU, then pack what finished.
+
+The board re-run (issue 31) and the compute and variant studies (issue 33)
+are 38 small runs; one run leaves an H200 mostly idle (batches of 16-32
+images of 32 x 32), so ``--workers`` of them share it, longest first
+(longest-processing-time order keeps the tail short). Each run trains and
+samples on the GPU and counts energy there (``--metrics energy``); FID, KID,
+precision and recall are scored afterwards on a CPU with the pinned
+extractors (``sdmbench score``), so the GPU never defines the ruler.
+
+At ``--deadline`` seconds the runs still going are stopped (their
+``.incomplete`` folders keep their last checkpoint), and every finished run
+folder, without its weights (``*.pt``), is packed into
+``OUT/runs.tar.gz.part-*`` (at most 15 MiB each) with ``OUT/grid.log``.
+
+    python studies/board/gpu_grid.py --grid board,study --out $OUT --deadline 480
+
+Unpack on the CPU side with ``cat runs.tar.gz.part-* | tar xz``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy", "--threads", "1"]
+ANN_STEPS, SDM_STEPS = 2000, 1000  # the quick presets' training steps (sdm-ann: batch 16; sdm: 32)
+
+
+def board() -> list:
+    """Issue 31: five seeds of the U-Net entries, three of the two longer pipelines (cost in sdm-1x units)."""
+    runs = []
+    for seed in range(5):
+        runs.append((f"ann-s{seed}", 0.6, ["--model", "sdm-ann", "--seed", str(seed)]))
+        for neuron in ("if", "tsm"):
+            runs.append((f"sdm-{neuron}-s{seed}", 1.0, ["--model", "sdm", "--neuron", neuron, "--seed", str(seed)]))
+    for seed in range(3):
+        runs.append((f"sd-lif-s{seed}", 2.0, ["--model", "spiking-diffusion", "--neuron", "lif", "--seed", str(seed)]))
+        runs.append((f"conv-s{seed}", 0.9, ["--model", "sdm-converted", "--set", "fine_tune=true",
+                                            "--seed", str(seed)]))
+    return runs
+
+
+def study() -> list:
+    """Issue 33: both sides of the compute curve off 1x (seed 0), and the variant ablation (3 seeds)."""
+    runs = []
+    for scale in (0.25, 0.5, 2, 4):
+        runs.append((f"ann-x{scale}", 0.6 * scale, ["--model", "sdm-ann", "--seed", "0",
+                                                    "--train-steps", str(int(ANN_STEPS * scale)),
+                                                    "--set", "study=compute-scaling"]))
+        runs.append((f"tsm-x{scale}", scale, ["--model", "sdm", "--neuron", "tsm", "--seed", "0",
+                                              "--train-steps", str(int(SDM_STEPS * scale)),
+                                              "--set", "study=compute-scaling"]))
+    for name, neuron, stem in (("tsm-analog", "tsm", "analog"), ("plif", "plif", "spiking"),
+                               ("plif-analog", "plif", "analog")):
+        for seed in range(3):
+            runs.append((f"{name}-s{seed}", 1.0, ["--model", "sdm", "--neuron", neuron, "--seed", str(seed),
+                                                  "--set", f"backbone.stem={stem}",
+                                                  "--set", "study=spiking-variant"]))
+    return runs
+
+
+def launch(key: str, args: list, work: Path, a: argparse.Namespace, logs: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "sdmbench", "run", *COMMON, "--preset", a.preset, *args, "--device", a.device,
+           "--data-root", a.data_root, "--results-dir", str(work / key)]
+    log = open(logs / f"{key}.log", "w")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="120"))
+
+
+def pack(work: Path, logs: Path, out: Path) -> list:
+    """Finished run folders (no weights) and every log into ``out/runs.tar.gz``, split in 15 MiB parts.
+
+    Packed again after every finished run (built aside, then moved in), so a call cut short by the
+    machine's own limit still brings back every run that had finished."""
+    done = sorted(p for p in work.glob("*/*") if p.is_dir() and not p.name.endswith(".incomplete"))
+    aside = work.parent / "pack"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    archive = aside / "runs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for run in done:
+            tar.add(run, arcname=f"runs/{run.parent.name}/{run.name}",
+                    filter=lambda info: None if info.name.endswith(".pt") else info)
+        tar.add(logs, arcname="logs")
+    subprocess.run(["split", "-b", "15M", "-d", str(archive), str(archive) + ".part-"], check=True)
+    archive.unlink()
+    for old in out.glob("runs.tar.gz.part-*"):
+        old.unlink()
+    for part in sorted(aside.iterdir()):
+        shutil.move(str(part), out / part.name)
+    return done
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grid", default="board,study")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--workers", type=int, default=14)
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--only", default="", help="comma-separated run keys (default: the whole grid)")
+    ap.add_argument("--deadline", type=float, default=480.0, help="seconds before stopping and packing")
+    a = ap.parse_args()
+    out, t0 = Path(a.out), time.monotonic()
+    work, logs = Path("/tmp/gpu-grid/work"), Path("/tmp/gpu-grid/logs")
+    work.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    runs = [r for g in a.grid.split(",") for r in {"board": board, "study": study}[g]()]
+    runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
+    queue = sorted(runs, key=lambda r: -r[1])  # longest first
+    running: dict = {}
+    with open(out / "grid.log", "w") as grid_log:
+        def say(msg: str) -> None:
+            grid_log.write(f"{time.monotonic() - t0:7.1f}s {msg}\n")
+            grid_log.flush()
+            print(f"{time.monotonic() - t0:7.1f}s {msg}", flush=True)
+
+        while (queue or running) and time.monotonic() - t0 < a.deadline:
+            while queue and len(running) < a.workers:
+                key, _, args = queue.pop(0)
+                running[key] = launch(key, args, work, a, logs)
+                say(f"start {key}")
+            for key, proc in list(running.items()):
+                if proc.poll() is not None:
+                    say(f"end {key} rc={proc.returncode}")
+                    del running[key]
+                    say(f"packed {len(pack(work, logs, out))} finished runs")
+            time.sleep(1.0)
+        for key, proc in running.items():
+            os.killpg(proc.pid, signal.SIGTERM)
+            say(f"stopped {key} at the deadline")
+        for proc in running.values():
+            proc.wait(timeout=30)
+        say(f"not started: {', '.join(k for k, _, _ in queue) or 'none'}")
+        done = pack(work, logs, out)
+        say(f"packed {len(done)} finished runs")
+
+
+if __name__ == "__main__":
+    main()
