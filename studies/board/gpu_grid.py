@@ -74,12 +74,16 @@ def launch(key: str, args: list, work: Path, a: argparse.Namespace, logs: Path) 
                             env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="120"))
 
 
+def finished(work: Path) -> list:
+    return sorted(p for p in work.glob("*/*") if p.is_dir() and not p.name.endswith(".incomplete"))
+
+
 def pack(work: Path, logs: Path, out: Path) -> list:
     """Finished run folders (no weights) and every log into ``out/runs.tar.gz``, split in 15 MiB parts.
 
     Packed again after every finished run (built aside, then moved in), so a call cut short by the
     machine's own limit still brings back every run that had finished."""
-    done = sorted(p for p in work.glob("*/*") if p.is_dir() and not p.name.endswith(".incomplete"))
+    done = finished(work)
     aside = work.parent / "pack"
     shutil.rmtree(aside, ignore_errors=True)
     aside.mkdir()
@@ -117,6 +121,7 @@ def main() -> None:
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
     queue = sorted(runs, key=lambda r: -r[1])  # longest first
     running: dict = {}
+    failed: list = []
     with open(out / "grid.log", "w") as grid_log:
         def say(msg: str) -> None:
             grid_log.write(f"{time.monotonic() - t0:7.1f}s {msg}\n")
@@ -124,6 +129,10 @@ def main() -> None:
             print(f"{time.monotonic() - t0:7.1f}s {msg}", flush=True)
 
         while (queue or running) and time.monotonic() - t0 < a.deadline:
+            if len(failed) >= 3 and not finished(work):
+                say("three runs failed and none finished: stopping")  # a broken setup, not a slow run
+                queue.clear()
+                break
             while queue and len(running) < a.workers:
                 key, _, args = queue.pop(0)
                 running[key] = launch(key, args, work, a, logs)
@@ -132,6 +141,9 @@ def main() -> None:
                 if proc.poll() is not None:
                     say(f"end {key} rc={proc.returncode}")
                     del running[key]
+                    if proc.returncode:
+                        failed.append(key)
+                        print((logs / f"{key}.log").read_text()[-1500:], flush=True)
                     say(f"packed {len(pack(work, logs, out))} finished runs")
             time.sleep(1.0)
         for key, proc in running.items():
