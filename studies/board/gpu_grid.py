@@ -3,7 +3,11 @@
 The board re-run (issue 31) and the compute and variant studies (issue 33)
 are 38 small runs; one run leaves an H200 mostly idle (batches of 16-32
 images of 32 x 32), so ``--workers`` of them share it, longest first
-(longest-processing-time order keeps the tail short). Each run trains and
+(longest-processing-time order keeps the tail short). Measured on an H200
+with 16 cores (2026-12-04): 14 concurrent runs time-slice the GPU so badly
+that no sdm run (1000 steps x T = 4) finished in 510 s, while 5 concurrent
+runs finished sdm/tsm at 500 steps in 114 s and 7 finished sdm-ann's 2000
+steps, sampling included, in 120-129 s; hence 7 workers by default. Each run trains and
 samples on the GPU and counts energy there (``--metrics energy``); FID, KID,
 precision and recall are scored afterwards on a CPU with the pinned
 extractors (``sdmbench score``), so the GPU never defines the ruler.
@@ -29,7 +33,7 @@ import tarfile
 import time
 from pathlib import Path
 
-COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy", "--threads", "1"]
+COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy"]
 ANN_STEPS, SDM_STEPS = 2000, 1000  # the quick presets' training steps (sdm-ann: batch 16; sdm: 32)
 
 
@@ -67,7 +71,7 @@ def study() -> list:
 
 
 def launch(key: str, args: list, work: Path, a: argparse.Namespace, logs: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sdmbench", "run", *COMMON, "--preset", a.preset, *args, "--device", a.device,
+    cmd = [sys.executable, "-m", "sdmbench", "run", *COMMON, "--preset", a.preset, "--threads", str(a.threads), *args, "--device", a.device,
            "--data-root", a.data_root, "--results-dir", str(work / key)]
     log = open(logs / f"{key}.log", "w")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -107,19 +111,24 @@ def main() -> None:
     ap.add_argument("--grid", default="board,study")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data-root", required=True)
-    ap.add_argument("--workers", type=int, default=14)
+    ap.add_argument("--workers", type=int, default=7)
     ap.add_argument("--preset", default="quick")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run (a CPU queue: 2)")
+    ap.add_argument("--work", default="/tmp/gpu-grid/work", help="where run folders are made")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--keep-order", action="store_true", help="run --only's keys in the order given")
     ap.add_argument("--only", default="", help="comma-separated run keys (default: the whole grid)")
     ap.add_argument("--deadline", type=float, default=480.0, help="seconds before stopping and packing")
     a = ap.parse_args()
     out, t0 = Path(a.out), time.monotonic()
-    work, logs = Path("/tmp/gpu-grid/work"), Path("/tmp/gpu-grid/logs")
+    work = Path(a.work)
+    logs = work.parent / "logs"
     work.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
     runs = [r for g in a.grid.split(",") for r in {"board": board, "study": study}[g]()]
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
-    queue = sorted(runs, key=lambda r: -r[1])  # longest first
+    order = a.only.split(",") if a.only else []
+    queue = sorted(runs, key=lambda r: order.index(r[0]) if a.keep_order else -r[1])  # longest first
     running: dict = {}
     failed: list = []
     with open(out / "grid.log", "w") as grid_log:
