@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from sdmbench import __version__, cli_leaderboard, cli_run, cli_score  # noqa: F401  (their commands join the app)
+from sdmbench import __version__, cli_board, cli_leaderboard, cli_run, cli_runs, cli_score  # noqa: F401  (their commands join the app)
 from sdmbench import plugins as plugin_loader
 from sdmbench.console import PLURAL, app, out, progress_bars, warn_failures
 from sdmbench.errors import UsageError
@@ -136,6 +136,7 @@ def _stop(signum, frame):
 
 def main(argv=None) -> None:
     from sdmbench import distributed
+    from sdmbench.interrupt import Interrupted
 
     argv = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     plugins = plugin_loader.get()
@@ -144,7 +145,13 @@ def main(argv=None) -> None:
     if in_torchrun:
         signal.signal(signal.SIGTERM, _stop)
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's typer.Exit(N): its exit status
+            sys.exit(code)
+    except Interrupted as exc:
+        if distributed.world().main:
+            print(f"interrupted: {exc}", file=sys.stderr)
+        sys.exit(130)
     except _Stopped:
         print(f"error: rank {os.environ.get('RANK')}: stopped by torchrun because another rank failed; the run "
               "folder keeps its last checkpoint: continue with --resume RUN_DIR", file=sys.stderr)

@@ -109,6 +109,17 @@ def preset_config(plugins):
     return preset_of
 
 
+def board_markdown(folder: Path, plugins) -> str:
+    """What ``sdmbench leaderboard --results-dir FOLDER --format markdown`` prints (a board's README)."""
+    from sdmbench import leaderboard
+    from sdmbench.records import load_records
+
+    records, _ = load_records(folder)
+    pairs = leaderboard.entry_rows(records, None, aliases=plugins.model.aliases(),
+                                   preset_of=preset_config(plugins), energy=_energy_model(plugins, None))
+    return leaderboard.to_markdown([row for _, row in pairs])
+
+
 PUBLISHED = Path("leaderboard")  # the published board, in a checkout of the repository
 
 

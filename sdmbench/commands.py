@@ -14,7 +14,8 @@ from __future__ import annotations
 import typer
 
 #: the shared groups and their help texts
-GROUPS = {"import": "Turn checkpoints of published code into sdmbench runs."}
+GROUPS = {"import": "Turn checkpoints of published code into sdmbench runs.",
+          "extractor": "Feature extractors: train local weights for a dataset sdmbench ships none for."}
 
 
 def group(app: typer.Typer, name: str) -> typer.Typer:

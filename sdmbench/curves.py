@@ -17,12 +17,13 @@ duplicate steps.
 
 When the ``tensorboard`` package is installed the same scalars go to
 TensorBoard event files under ``<run folder>/tensorboard/`` (tag
-``<stage>/<column>``). A log that cannot be written (read-only folder, full
+``<stage>/<column>``), with the run's config as text (``<stage>/config``). A log that cannot be written (read-only folder, full
 disk) says so once and training goes on: the checkpoint is what matters.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import time
 from pathlib import Path
@@ -65,10 +66,10 @@ class CurveLog:
     """The curve of one training stage, appended as it trains (see the module docstring)."""
 
     def __init__(self, run_dir: Path, stage: str, every: int, resume_dir: Optional[Path] = None,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, config: Optional[dict] = None):
         self.path, self.stage, self.every, self.say = run_dir / LOG_FILE, stage, max(1, every), log
         self.resume_dir, self.failed, self.writer = resume_dir, False, None
-        self.tb_dir = run_dir / TENSORBOARD_DIR
+        self.tb_dir, self.config = run_dir / TENSORBOARD_DIR, config
 
     def start(self, first: int, batch_size: int) -> None:
         """Keep the rows before step ``first`` of this stage (and every other stage's), then log on."""
@@ -80,6 +81,9 @@ class CurveLog:
         self.last_t, self.last_step = self.t0, first
         if not self.failed:
             self.writer = self._guard(lambda: tensorboard_writer(self.tb_dir))
+        if self.writer is not None and self.config is not None and first == 0:
+            text = "```\n" + json.dumps(self.config, indent=1, default=str) + "\n```"
+            self._guard(lambda: self.writer.add_text(f"{self.stage}/config", text, 0))
 
     def due(self, step: int, total: int) -> bool:
         return step % self.every == 0 or step == total

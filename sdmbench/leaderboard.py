@@ -53,6 +53,7 @@ def entry_rows(records: List[Dict[str, Any]], dataset: str | None = None, aliase
     out = [(e, _row(e)) for e in entries(records, dataset, aliases, preset_of, baseline)]
     for _, row in out:
         row["energy_model"] = _text(energy[0]) if energy else None
+        row["energy_prices"] = _text(getattr(energy[1], "description", "")) if energy else None
     return out
 
 
@@ -164,7 +165,9 @@ def to_markdown(table: List[Dict[str, Any]]) -> str:
             current = (dataset, key)
             lines += ["", f"## {_md(dataset)} — protocol `{_md(key)}`", "", _md(members[0]["protocol"]), ""]
             if members[0].get("energy_model"):
-                lines += [f"Energy model: `{_md(members[0]['energy_model'])}`.", ""]
+                prices = members[0].get("energy_prices")
+                lines += [f"Energy model: `{_md(members[0]['energy_model'])}`" +
+                          (f" ({_md(prices)})." if prices else "."), ""]
         columns = _columns(section, members)
         lines += ["", f"### {SECTIONS[section]}", "", "| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
                   "|" + "---|" * len(columns)]

@@ -57,7 +57,8 @@ class RunContext:
             return None
         name = f"checkpoint-{stage}.pt"
         source = self.resume_dir / name if self.resume_dir is not None else None
-        curve = CurveLog(self.run_dir, stage, self.config.log_every, self.resume_dir, self.log)
+        curve = CurveLog(self.run_dir, stage, self.config.log_every, self.resume_dir, self.log,
+                         config=self.config.to_dict())
         return StepCheckpoint(self.run_dir / name, self.config.checkpoint_every, modules, self.generator,
                               resume_from=source, curve=curve)
 

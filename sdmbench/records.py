@@ -132,7 +132,8 @@ def package_versions() -> Dict[str, str | None]:
 
 def hardware(device: torch.device) -> Dict[str, Any]:
     """Where the run ran. ``cpu_capability`` is the vector instruction set torch's CPU kernels use
-    (``AVX2``, ``AVX512``...): it decides bf16's speed and the rounding of the extractors' weights."""
+    (``AVX2``, ``AVX512``...): it decides bf16's speed; scores through the pinned extractors do not
+    depend on it (tests/test_scoring_portability.py), and each scoring records it all the same."""
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "torch_threads": torch.get_num_threads(), "device": str(device)}

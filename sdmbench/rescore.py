@@ -30,7 +30,7 @@ import torch
 
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError
-from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, upgrade,
+from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, hardware, upgrade,
                               write_json_atomic)
 from sdmbench.sampling import save_samples
 from sdmbench.scoring.metric import Metric, Scores
@@ -161,7 +161,7 @@ def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str
     entry = {"protocol": protocol, "protocol_key": key, "metrics": Scores.flat(scores),
              "details": {name: s.details for name, s in scores.items() if s.details},
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-             "git_commit": git_commit()}
+             "git_commit": git_commit(), "scored_on": hardware(torch.device("cpu"))}
     record = finite(dict(target.record, rescores=target.record.get("rescores", []) + [entry]))
     write_json_atomic(target.folder / RECORD_FILE, record)
     target.record = record

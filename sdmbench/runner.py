@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
 from sdmbench.sampling import observed_sampling, sample, save_grid, save_samples
 from sdmbench.scoring.evaluate import evaluate, protocol_for
+from sdmbench.scoring.protocol import LOCAL_VERSION_PREFIX
+from sdmbench.interrupt import Interrupted
 from sdmbench.scoring.metric import Scores
 
 
@@ -81,15 +84,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+PID_FILE = "run.pid"  #: in an .incomplete folder: the process and host that write it
+
+
 def prepare_results_dir(config: RunConfig, run_id: str) -> Path:
     root = Path(config.results_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f"{run_id}.incomplete"
         tmp.mkdir()
-        probe = tmp / ".probe"
-        probe.write_text("ok")
-        probe.unlink()
+        (tmp / PID_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # 'sdmbench runs': running
     except OSError as exc:
         raise UsageError(f"results directory '{root}' is not writable ({exc.strerror}); "
                          "pass --results-dir DIR or set SDMBENCH_RESULTS") from None
@@ -142,6 +146,8 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     run = Run(config, plugins, recipe, device, run_id, tmp, progress, log, resume, rerun)
     try:
         result = _steps(run)
+    except Interrupted:
+        raise  # its checkpoint is saved; the folder stays as it is
     except BaseException:
         if world.main:
             _keep_or_remove(tmp, log)
@@ -223,11 +229,15 @@ def _warn_if_bf16_emulated(run: Run) -> None:
 
 
 def build_extractor(run: Run, data):
-    """The protocol's feature extractor (a classifier trains here once per dataset and is cached)."""
+    """The protocol's feature extractor, loaded (pinned weights, else local ones; never trained here).
+    Weights made on this machine make a local protocol: the run says so in one line."""
     t0, c = clock(), run.config
     extractor = run.plugins.extractor.get(c.extractor)(data, device=run.device, progress=run.progress,
                                                        inception_weights=c.inception_weights)
     run.timed("extractor_s", t0)
+    if str(getattr(extractor, "version", "")).startswith(LOCAL_VERSION_PREFIX):
+        run.log(f"note: {c.extractor}@{extractor.version} was trained on this machine: a local protocol, never "
+                "ranked with the shipped extractors' runs")
     return extractor
 
 
@@ -294,6 +304,7 @@ def write_record(run: Run, pipeline, protocol: Dict[str, Any], scores: Dict[str,
     """Write ``record.json`` and move the folder to its final name."""
     record = make_record(run, pipeline, protocol, scores, training)
     write_json_atomic(run.folder / RECORD_FILE, record)
+    (run.folder / PID_FILE).unlink(missing_ok=True)
     final = run.folder.parent / run.run_id
     os.replace(run.folder, final)
     return RunResult(record, final)

@@ -33,8 +33,10 @@ batches (``torch.optim.swa_utils.update_bn``, cumulative averages).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
 import statistics
 import time
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ from typing import Callable, Iterable, NamedTuple, Optional, Union
 import torch
 from torch import nn
 
-from sdmbench import distributed, precision
+from sdmbench import distributed, interrupt, precision
 from sdmbench.checkpoint import StepCheckpoint
 from sdmbench.config import RunConfig
 from sdmbench.data import ImageData
@@ -160,30 +162,34 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
         curve.start(first, config.batch_size)
     start, loss_value, name = time.perf_counter(), float("nan"), "loss"
     device = parameters[0].device if parameters else torch.device("cpu")
-    for step in range(first, config.train_steps):
-        with precision.autocast(config.precision, device):
-            loss = loss_fn(step)
-        loss, watched, name = loss if isinstance(loss, Watched) else (loss, None, "loss")
-        loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
-        value = loss_value if watched is None else distributed.mean(float(watched))
-        smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
-        watch.check(loss_value, value, smooth, step, description, config, checkpoint, name)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(config, step)
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(parameters, config.grad_clip)
-        opt.step()
-        if curve is not None and curve.due(step + 1, config.train_steps):
-            curve.row(step + 1, loss_value, name, value, smooth, learning_rate(config, step))
-        if after_step is not None:
-            after_step(step)
-        if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):
-            checkpoint.save(step + 1, opt, smooth)
-        if task is not None:
-            rate = (step + 1 - first) * config.batch_size / (time.perf_counter() - start)
-            progress.update(task, advance=1, description=f"{description}  {name} {smooth:.4f}  {rate:.0f} img/s")
+    guard = interrupt.deferred() if checkpoint is not None else contextlib.nullcontext()
+    with guard:
+        for step in range(first, config.train_steps):
+            with precision.autocast(config.precision, device):
+                loss = loss_fn(step)
+            loss, watched, name = loss if isinstance(loss, Watched) else (loss, None, "loss")
+            loss_value = distributed.mean(loss.item())  # the global batch's loss under torchrun
+            value = loss_value if watched is None else distributed.mean(float(watched))
+            smooth = value if smooth is None else 0.95 * smooth + 0.05 * value
+            watch.check(loss_value, value, smooth, step, description, config, checkpoint, name)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(config, step)
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(parameters, config.grad_clip)
+            opt.step()
+            if curve is not None and curve.due(step + 1, config.train_steps):
+                curve.row(step + 1, loss_value, name, value, smooth, learning_rate(config, step))
+            if after_step is not None:
+                after_step(step)
+            if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):
+                checkpoint.save(step + 1, opt, smooth)
+            if task is not None:
+                rate = (step + 1 - first) * config.batch_size / (time.perf_counter() - start)
+                progress.update(task, advance=1, description=f"{description}  {name} {smooth:.4f}  {rate:.0f} img/s")
+            if checkpoint is not None:
+                stop_at(step + 1, checkpoint, opt, smooth, curve)
     seconds = time.perf_counter() - start
     if curve is not None:
         curve.close()
@@ -191,6 +197,21 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
     return TrainStats(config.train_steps, loss_value, seconds, done * config.batch_size / seconds if seconds else 0.0,
                       diverged=watch.diverged(smooth), watched=name,
                       watched_final=None if name == "loss" else smooth)
+
+
+def stop_at(step: int, checkpoint: StepCheckpoint, opt, smooth: Optional[float], curve) -> None:
+    """After optimiser step ``step``: when a signal asked to stop (any rank's, under torchrun), save a
+    checkpoint at this step and raise :class:`~sdmbench.interrupt.Interrupted`."""
+    signum = interrupt.requested()
+    if distributed.world().enabled:
+        signum = signum or (signal.SIGTERM if distributed.mean(1.0 if signum else 0.0) > 0 else None)
+    if signum is None:
+        return
+    if checkpoint.saved_step != step:
+        checkpoint.save(step, opt, smooth)
+    if curve is not None:
+        curve.close()
+    raise interrupt.Interrupted(step, checkpoint.path.parent, signum)
 
 
 def train(backbone: nn.Module, process, data: ImageData, config: RunConfig, device: torch.device,

@@ -16,7 +16,6 @@ from sdmbench_conversion.finetune import BlockMatcher
 from sdmbench_conversion.layers import QuantClipReLU, TimeGroupNorm, quantised_clip_relu
 from sdmbench_conversion.qunet import QuantUNet
 from sdmbench_conversion.rate_if import RateIF
-from sdmbench_metrics import classifier
 
 from conftest import SHARED_DATA, needs_debian_fmnist, needs_shared_mnist, run_cli
 
@@ -208,7 +207,6 @@ def test_smoke_run_records_ann_and_converted_fid_and_energy(tmp_path):
 
 @pytest.fixture
 def tiny_conversion(tmp_path, monkeypatch):
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
 
     def run(resume=None, rerun=None, **overrides):
         settings = dict(model="sdm-converted", dataset="mnist", split="test", data_root=str(SHARED_DATA),

@@ -13,7 +13,6 @@ import torch
 from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
 from sdmbench.runner import execute
-from sdmbench_metrics import classifier
 
 from conftest import SHARED_DATA, needs_shared_mnist
 
@@ -37,7 +36,6 @@ def weights(folder):
 
 @needs_shared_mnist
 def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     flags = {"data_root": str(SHARED_DATA), "device": "cpu", "threads": 1}
     whole = execute(resolve(SETTINGS, {**flags, "results_dir": str(tmp_path / "whole")}), log=lambda *a: None).folder
 
@@ -78,9 +76,54 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_chec
         return loss * float("nan") if calls["n"] > 60 else loss
 
     monkeypatch.setattr(GaussianDiffusion, "loss", loss_that_explodes)
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     config = resolve(SETTINGS, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), "device": "cpu"})
     with pytest.raises(UsageError, match=r"diverged.*step 60.*last good checkpoint \(step 50\)"):
         execute(config, log=lambda *a: None).folder
     [kept] = list(tmp_path.glob("*.incomplete"))
     assert torch.load(kept / "checkpoint-train.pt", weights_only=True)["step"] == 50
+
+
+SMALL_RUN = ["run", "--model", "sdm", "--neuron", "if", "--dataset", "mnist", "--split", "test", "--preset", "smoke",
+             "--train-steps", "200", "--batch-size", "8", "--T", "2", "--set", "backbone.ch=8",
+             "--set", "checkpoint_every=1000", "--set", "log_every=1", "--num-samples", "8",
+             "--set", "reference_images=64", "--sample-steps", "2", "--threads", "1", "--device", "cpu"]
+
+
+@needs_shared_mnist
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(tmp_path, signum):
+    """No periodic checkpoint is due before the signal (every 1000 steps): the interrupt's own is the one."""
+    from conftest import run_cli
+
+    flags = ["--data-root", str(SHARED_DATA)]
+    code, _, err = run_cli(*SMALL_RUN, *flags, "--results-dir", str(tmp_path / "whole"))
+    assert code == 0, err
+    [whole] = list((tmp_path / "whole").iterdir())
+
+    env = {**os.environ, "COLUMNS": "200"}
+    child = subprocess.Popen([sys.executable, "-m", "sdmbench", *SMALL_RUN, *flags,
+                              "--results-dir", str(tmp_path / "cut")], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    while True:  # wait until a few steps are logged, however slowly the machine runs
+        logs = list((tmp_path / "cut").glob("*.incomplete/train_log.csv"))
+        if logs and len(logs[0].read_text().splitlines()) > 8:
+            break
+        assert child.poll() is None, child.stderr.read()
+        time.sleep(0.01)
+    child.send_signal(signum)
+    _, err = child.communicate()
+    assert child.returncode == 130
+    [line] = [l for l in err.splitlines() if l.strip()][-1:]
+    [incomplete] = list((tmp_path / "cut").glob("*.incomplete"))
+    assert line.endswith(f"continue with: sdmbench run --resume {incomplete}")
+    step = torch.load(incomplete / "checkpoint-train.pt", weights_only=True)["step"]
+    assert 8 <= step < 200 and f"at step {step}:" in line
+
+    code, _, err = run_cli("run", "--resume", str(incomplete))
+    assert code == 0, err
+    [resumed] = [p for p in (tmp_path / "cut").iterdir() if not p.name.endswith(".incomplete")]
+    a, b = weights(whole), weights(resumed)
+    for part in ("model", "ema"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    rows = [l.split(",")[1] for l in (resumed / "train_log.csv").read_text().splitlines()[1:]]
+    assert rows == [str(s) for s in range(1, 201)]  # the curve continues without gaps or duplicates

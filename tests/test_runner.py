@@ -8,7 +8,6 @@ import torch
 from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
 from sdmbench.runner import Run, clock, execute
-from sdmbench_metrics import classifier
 
 from conftest import SHARED_DATA, needs_shared_mnist
 
@@ -19,7 +18,6 @@ TINY = dict(image_size=16, backbone=dict(ch=8, ch_mult=(1, 2), num_res_blocks=1,
 
 @pytest.fixture
 def tiny_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
 
     def run(**overrides):
         config = resolve(TINY, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path), **overrides})
@@ -93,7 +91,6 @@ def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_p
     assert (kept / "stage-train.pt").is_file() and not (kept / "record.json").exists()
     assert not list(tmp_path.glob(".tmp-*"))
     monkeypatch.undo()
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     config = resolve(json.loads((kept / "config.json").read_text()), {})
     record = json.loads((execute(config, log=lambda *a: None, resume=kept).folder / "record.json").read_text())
     assert "resumed_from" in record["stages"]["train"]

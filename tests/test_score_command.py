@@ -64,8 +64,6 @@ def test_another_extractor_scores_the_kept_samples(runs, tmp_path, monkeypatch, 
     from sdmbench.rescore import check, read_samples, rescore
     from sdmbench_metrics import classifier
 
-    monkeypatch.setattr(classifier.RESNET, "steps", 3)
-    monkeypatch.setattr(classifier.RESNET, "batch_size", 8)
     folder = shutil.copytree(runs[0], tmp_path / runs[0].name)
     target = check(folder, None)
     entry = rescore(target, sdmbench_plugins, "classifier-resnet", ["fid"], None, "cpu",

@@ -9,7 +9,6 @@ import torch
 from conftest import configure_from as resolve
 from sdmbench.neuron import neuron_maker
 from sdmbench.runner import execute
-from sdmbench_metrics import classifier
 from sdmbench_neurons import make_if
 from sdmbench_spiking_diffusion.absorbing import AbsorbingDiffusion
 from sdmbench_spiking_diffusion.quantizer import VectorQuantizer, codebook_usage
@@ -147,7 +146,6 @@ def test_sdid_gives_logits_per_token():
 
 @needs_shared_mnist
 def test_two_stages_recorded_and_the_second_reruns_alone(tmp_path, monkeypatch):
-    monkeypatch.setattr(classifier.SMALL_CNN, "steps", 5)
     tiny = dict(image_size=16, T=2, backbone=dict(autoencoder=dict(num_codes=8, code_dim=4, widths=(8, 8)),
                                                   denoiser=dict(widths=(8, 8, 8, 8, 8))),
                 train_steps=3, batch_size=8, sample_steps=4, num_samples=16, sample_batch_size=16,

@@ -33,12 +33,14 @@ KB = 1024
 
 FP32_COMPUTE = PriceList(
     name="fp32-compute", node="45 nm",
-    description="32-bit float arithmetic: MACs and synaptic accumulates, no memory",
+    description="32-bit float arithmetic: MACs and synaptic accumulates only; normalisation, neuron updates, "
+                "additions and memory are not priced",
     source=HOROWITZ, ops_pj={"macs": 3.7 + 0.9, "acs": 0.9})
 
 INT8_COMPUTE = PriceList(
     name="int8-compute", node="45 nm",
-    description="8-bit integer arithmetic for ANN and SNN alike: MACs and accumulates, no memory",
+    description="8-bit integer arithmetic for ANN and SNN alike: MACs and accumulates only; normalisation, "
+                "neuron updates, additions and memory are not priced",
     source=HOROWITZ, ops_pj={"macs": 0.2 + 0.03, "acs": 0.03})
 
 SRAM_PJ_PER_BIT = interpolated([(8 * KB, 10 / 64), (32 * KB, 20 / 64), (1024 * KB, 100 / 64)])

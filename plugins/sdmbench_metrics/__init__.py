@@ -24,10 +24,17 @@ def sdmbench_register_metrics(registry):
 
 
 @sdmbench.hookimpl
+def sdmbench_register_commands(app):
+    from .extractor_cli import register
+
+    register(app)
+
+
+@sdmbench.hookimpl
 def sdmbench_register_extractors(registry):
     registry.add("classifier", make_classifier, default=True,
-                 description="small CNN trained by sdmbench on the dataset (fixed seed, cached); works offline")
+                 description="small CNN trained once per dataset, shipped pinned (SHA-256 checked); works offline")
     registry.add("classifier-resnet", make_resnet_classifier,
-                 description="a second view: small pre-activation ResNet trained by sdmbench (seed 1, cached)")
+                 description="a second view: small pre-activation ResNet (seed 1), shipped pinned like classifier")
     registry.add("inception", make_inception,
                  description="torch-fidelity InceptionV3 (TF-FID weights): the standard FID")

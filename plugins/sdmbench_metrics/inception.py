@@ -3,7 +3,10 @@ TF-FID weights, 2048-d pool features), the standard FID.
 
 torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth`` when a
 network exists; ``--inception-weights PATH`` gives the file offline. The
-extractor's version is the SHA-256 of the weights file.
+extractor's version is the SHA-256 of the weights file. torch-fidelity reads
+that file with ``torch.load(weights_only=False)``, which would run code a
+pickle asks for; so sdmbench reads it first with ``weights_only=True`` and
+refuses a file that is more than tensors, before torch-fidelity sees it.
 """
 from __future__ import annotations
 
@@ -27,6 +30,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _only_tensors(path: Path) -> None:
+    """Refuse a weights file that needs more than tensors to load (a pickle that runs code)."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"--inception-weights {path}: not a plain file of tensors "
+                         f"({str(exc).splitlines()[0][:100]}); nothing in it was run") from None
+
+
 class InceptionExtractor(FeatureExtractor):
     name = "inception"
     dim = 2048
@@ -36,6 +48,8 @@ class InceptionExtractor(FeatureExtractor):
 
         if weights is not None and not Path(weights).is_file():
             raise UsageError(f"--inception-weights {weights}: no such file")
+        if weights is not None:
+            _only_tensors(Path(weights))
         try:
             self.net = torch_fidelity.FeatureExtractorInceptionV3(
                 "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights).to(device).eval()

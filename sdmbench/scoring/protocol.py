@@ -24,6 +24,16 @@ GENERATION_FIELDS = ("sampler", "sample_steps", "sampler_options")
 FIELDS = SCORING_FIELDS + GENERATION_FIELDS
 
 
+#: an extractor version that starts so names weights trained on one machine (``sdmbench extractor train``):
+#: its protocol is local, listed apart and never published on a shared board
+LOCAL_VERSION_PREFIX = "local-"
+
+
+def is_local(protocol: Dict[str, Any]) -> bool:
+    """Whether a protocol's extractor weights were made on one machine rather than shipped pinned."""
+    return str(protocol.get("extractor_version") or "").startswith(LOCAL_VERSION_PREFIX)
+
+
 def make_protocol(**values: Any) -> Dict[str, Any]:
     values.setdefault("metric_settings", {})
     missing = [f for f in FIELDS if f not in values]
@@ -39,8 +49,9 @@ def protocol_key(protocol: Dict[str, Any]) -> str:
 
 
 def describe(protocol: Dict[str, Any]) -> str:
-    features = f"{protocol['extractor']}@{str(protocol['extractor_version'])[:8]}" if protocol['extractor'] \
-        else "no feature extractor"
+    version = str(protocol['extractor_version'])
+    version = version[:len(LOCAL_VERSION_PREFIX) + 8] + " (local protocol)" if is_local(protocol) else version[:8]
+    features = f"{protocol['extractor']}@{version}" if protocol['extractor'] else "no feature extractor"
     settings = "".join(f"; {name} " + ", ".join(f"{k} {v}" for k, v in values.items())
                        for name, values in sorted((protocol.get("metric_settings") or {}).items()))
     return (f"{features}, "

@@ -1,0 +1,53 @@
+"""One instrument everywhere: the same samples scored with the same pinned weights give the same FID,
+KID, precision and recall under every CPU kind PyTorch dispatches to, and at 1 and 2 threads."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SHARED_DATA, needs_shared_mnist
+
+SCORE = """
+import json, torch
+from sdmbench import plugins
+from sdmbench.scoring.evaluate import evaluate, metric_settings
+from sdmbench.scoring.metric import Scores
+from sdmbench.scoring.protocol import make_protocol
+torch.set_num_threads({threads})
+p = plugins.get()
+data = p.dataset.get("mnist")({root!r}, "test", 16)
+gen = torch.Generator().manual_seed(0)
+samples = (data.get(torch.arange(300, 420)).float() + 40 * torch.randn(120, 1, 16, 16, generator=gen))
+samples = samples.clamp(0, 255).round().to(torch.uint8)
+metrics = {{n: p.metric.get(n)() for n in ("fid", "kid", "prc")}}
+extractor = p.extractor.get("{extractor}")(data)
+protocol = make_protocol(dataset="mnist", extractor=extractor.name, extractor_version=extractor.version,
+                         num_samples=120, reference_split="test", reference_images=300, image_size=16,
+                         sampler=None, sample_steps=0, sampler_options={{}},
+                         metric_settings=metric_settings(metrics, 120, 300))
+_, scores = evaluate(protocol, samples, data, extractor, metrics, sampling={{}})
+print(json.dumps(Scores.flat(scores)))
+"""
+
+
+def scored(extractor, capability, threads):
+    env = {"ATEN_CPU_CAPABILITY": capability, "OMP_NUM_THREADS": str(threads)}
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", SCORE.format(threads=threads, root=str(SHARED_DATA),
+                                                              extractor=extractor)],
+                          capture_output=True, text=True, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@needs_shared_mnist
+@pytest.mark.parametrize("extractor", ["classifier", "classifier-resnet"])
+def test_scores_agree_within_1e_4_across_cpu_kinds_and_threads(extractor):
+    runs = [scored(extractor, cap, threads) for cap, threads in
+            (("default", 1), ("avx2", 2), ("avx512", 1), ("avx512", 2))]
+    for key in ("fid", "kid", "precision", "recall"):
+        values = [r[key] for r in runs]
+        assert max(values) - min(values) <= 1e-4 * max(abs(v) for v in values) + 1e-12, (key, values)
+    assert runs[0]["fid"] > 1  # noisy images are far from the reference: the check compares real numbers

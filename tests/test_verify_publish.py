@@ -1,0 +1,107 @@
+"""``sdmbench verify`` re-derives every published number; ``sdmbench publish`` joins a board after it."""
+import json
+import shutil
+
+import pytest
+
+from conftest import SHARED_DATA, needs_shared_mnist, run_cli
+
+pytestmark = needs_shared_mnist
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A board of one finished, scored run (MNIST test split, smoke U-Net, 5 steps) and its README."""
+    root = tmp_path_factory.mktemp("board")
+    code, _, err = run_cli("run", "--model", "sdm-ann", "--dataset", "mnist", "--split", "test", "--data-root",
+                           str(SHARED_DATA), "--preset", "smoke", "--train-steps", "5", "--num-samples", "40",
+                           "--set", "reference_images=200", "--results-dir", str(root / "results"))
+    assert code == 0, err
+    [run] = list((root / "results").iterdir())
+    code, _, err = run_cli("publish", str(run), str(root / "board"), "--data-root", str(SHARED_DATA))
+    assert code == 0, err
+    code, text, err = run_cli("leaderboard", "--results-dir", str(root / "board"), "--format", "markdown")
+    (root / "board" / "README.md").write_text(text)
+    return root / "board", run
+
+
+def verify(*paths):
+    return run_cli("verify", *map(str, paths), "--data-root", str(SHARED_DATA))
+
+
+def test_publish_keeps_what_a_board_needs_and_no_weights(board):
+    folder, run = board
+    published = folder / run.name
+    assert sorted(p.name for p in published.iterdir()) == sorted(
+        ["record.json", "config.json", "samples.npz", "samples.png", "train_log.csv"])
+    assert list(run.glob("stage-*.pt"))  # the run itself keeps its weights
+
+
+def test_a_published_board_verifies(board):
+    folder, _ = board
+    code, out, err = verify(folder)
+    assert code == 0, out + err
+    assert "0 mismatch" in out
+    assert "match" in out and "fid @ classifier@" in out and "energy_per_image_mj @ energy model" in out
+    assert "entries: means, intervals, rank ranges" in out
+
+
+def test_verify_catches_one_edited_fid(board, tmp_path):
+    folder, run = board
+    copy = tmp_path / "board"
+    shutil.copytree(folder, copy)
+    record_path = copy / run.name / "record.json"
+    record = json.loads(record_path.read_text())
+    record["metrics"]["fid"] *= 1.001
+    record_path.write_text(json.dumps(record))
+    code, out, _ = verify(copy / run.name)
+    assert code == 1
+    [line] = [l for l in out.splitlines() if "MISMATCH" in l]
+    assert run.name in line and "fid @ classifier@" in line
+
+
+def test_verify_catches_an_edited_energy_and_an_edited_table(board, tmp_path):
+    folder, run = board
+    copy = tmp_path / "board"
+    shutil.copytree(folder, copy)
+    record_path = copy / run.name / "record.json"
+    record = json.loads(record_path.read_text())
+    record["details"]["energy"]["models"]["int8-compute"]["energy_per_image_mj"] *= 2
+    record_path.write_text(json.dumps(record))
+    readme = copy / "README.md"
+    readme.write_text(readme.read_text().replace("sdm-ann", "sdm-anm", 1))
+    code, out, _ = verify(copy)
+    assert code == 1
+    mismatches = [l for l in out.splitlines() if "MISMATCH" in l]
+    assert any("int8-compute" in l for l in mismatches) and any("README.md" in l for l in mismatches)
+
+
+def test_a_run_without_samples_is_not_re_derivable_and_not_a_mismatch(board, tmp_path):
+    folder, run = board
+    copy = tmp_path / run.name
+    shutil.copytree(folder / run.name, copy)
+    (copy / "samples.npz").unlink()
+    code, out, _ = verify(copy)
+    assert code == 0 and "not re-derivable" in out and "published before samples were kept" in out
+
+
+def test_publish_refuses_unfinished_duplicate_and_local_runs(board, tmp_path):
+    folder, run = board
+    code, _, err = run_cli("publish", str(run), str(folder))
+    assert code == 2 and "exists already" in err
+    local = tmp_path / run.name
+    shutil.copytree(run, local)
+    record = json.loads((local / "record.json").read_text())
+    record["protocol"]["extractor_version"] = "local-0123456789abcdef"
+    (local / "record.json").write_text(json.dumps(record))
+    code, _, err = run_cli("publish", str(local), str(tmp_path / "other"))
+    assert code == 2 and "local protocol" in err and not (tmp_path / "other").exists()
+    unfinished = tmp_path / "x.incomplete"
+    unfinished.mkdir()
+    code, _, err = run_cli("publish", str(unfinished), str(tmp_path / "other"))
+    assert code == 2 and "--resume" in err
+
+
+def test_verify_refuses_a_path_with_no_runs(tmp_path):
+    code, _, err = verify(tmp_path)
+    assert code == 2 and "no run folders" in err
