@@ -64,9 +64,21 @@ def publish_cmd(
 ):
     """Copy what a board keeps of a run (record, config, samples, grid, curve; no weights) after verify passes."""
     from sdmbench import verify
+    from sdmbench.energy.model import registered_models
+
+    scorer = verify.Scorer(plugin_loader.get(), data_root)
+    target, findings = publish_run(run_dir, board, scorer, registered_models()[0])
+    out.print(f"published {run_dir.name} to {target} ({sum(f.status == verify.MATCH for f in findings)} values "
+              f"verified); regenerate the board's table: sdmbench leaderboard --results-dir {board} "
+              f"--format markdown --output {board / verify.BOARD_FILE}", markup=False)
+
+
+def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
+    """Check ``run_dir`` (finished, samples kept, scored under shipped extractors only), verify it, and copy
+    what a board keeps into ``board/<run id>`` (atomically); ``(target, findings)``."""
+    from sdmbench import verify
     from sdmbench.records import RECORD_FILE
     from sdmbench.runner import read_run_file
-    from sdmbench.energy.model import registered_models
     from sdmbench.scoring.protocol import is_local
 
     if run_dir.name.endswith(".incomplete"):
@@ -85,8 +97,7 @@ def publish_cmd(
     target = board / run_dir.name
     if target.exists():
         raise UsageError(f"publish: {target} exists already; the board holds this run")
-    findings = verify.verify_run(run_dir, verify.Scorer(plugin_loader.get(), data_root),
-                                 registered_models()[0])
+    findings = verify.verify_run(run_dir, scorer, energy_models)
     bad = [f for f in findings if f.status == verify.MISMATCH]
     if bad:
         raise UsageError(f"publish: {run_dir.name} does not verify: {bad[0].line().strip()}")
@@ -98,6 +109,4 @@ def publish_cmd(
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, tmp / name)
     tmp.rename(target)
-    out.print(f"published {run_dir.name} to {target} ({sum(f.status == verify.MATCH for f in findings)} values "
-              f"verified); regenerate the board's table: sdmbench leaderboard --results-dir {board} "
-              f"--format markdown --output {board / verify.BOARD_FILE}", markup=False)
+    return target, findings

@@ -40,6 +40,12 @@ def leaderboard_cmd(
                          else "--out DIR is for --format html; use --output FILE for the other formats")
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder for the site")
+    from sdmbench.records import check_writable
+
+    if out_dir is not None:
+        check_writable(out_dir, "the site")
+    if output is not None:
+        check_writable(output.parent, output.name)
     folder = _board_folder(results_dir, pick_results_dir)
     records, problems = load_records(folder)
     for p in problems:

@@ -81,6 +81,9 @@ def run_cmd(
         overrides["init_from"] = str(init_from)
         overrides["results_dir"] = overrides["results_dir"] or str(init_from.parent)
     elif resume:
+        if (resume / "record.json").is_file() and not rerun:
+            raise UsageError(f"--resume {resume}: the run is finished (it has its record.json); score it again "
+                             "with sdmbench score, or train a stage again with --rerun STAGE")
         base = saved_config(resume)
         check_saved_state(resume)
         overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
@@ -117,6 +120,8 @@ def parse_seeds(text: Optional[str], seed: Optional[int], existing) -> List[Opti
     for part in (p.strip() for p in text.split(",") if p.strip()):
         low, dash, high = part.partition("-")
         try:
+            if dash and int(high) < int(low):
+                raise UsageError(f"--seeds range '{part}' runs backwards; write it low-high, e.g. {high}-{low}")
             chosen += list(range(int(low), int(high) + 1)) if dash else [int(part)]
         except ValueError:
             raise UsageError(f"--seeds takes whole numbers and ranges, e.g. 0,1,2 or 0-4; got '{text}'") from None

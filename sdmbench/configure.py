@@ -66,6 +66,9 @@ def fill_names(config: RunConfig, recipe, plugins) -> None:
     if recipe.spiking:
         config.neuron = config.neuron or plugins.neuron.default("neuron (--neuron)")
         config.neuron = plugins.neuron.get(config.neuron).name
+    elif config.neuron is not None and config.neuron != (getattr(recipe, "presets", {}).get(config.preset) or {}).get("neuron"):
+        raise UsageError(f"model '{config.model}' has no spiking neurons, so --neuron {config.neuron} does not "
+                         "apply; leave it out, or pick a spiking model (sdmbench plugins lists them)")
     else:
         config.neuron = None  # an ANN has no neuron
     config.sampler = _sampler(config, recipe.process, plugins)

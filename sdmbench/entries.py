@@ -44,10 +44,12 @@ def normal(config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def views(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The record once per protocol: its own scores, then each rescoring's (with the run's energy)."""
+    """The record once per protocol: its own scores, then each rescoring's (with the run's energy). A run
+    that counted energy alone (no extractor) and was scored afterwards shows only under those scorings."""
     if record.get("config"):
         record = dict(record, config=normal(record["config"]))
-    own = [record]
+    scored_later = not (record.get("protocol") or {}).get("extractor") and record.get("rescores")
+    own = [] if scored_later else [record]
     for rescored in record.get("rescores", []):
         metrics = {k: v for k, v in record["metrics"].items() if k in GENERATION}
         own.append(dict(record, protocol=rescored["protocol"], protocol_key=rescored["protocol_key"],

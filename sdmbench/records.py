@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
+from sdmbench.errors import UsageError
+
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 RECORD_FILE = "record.json"
@@ -41,6 +43,19 @@ def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Make ``folder`` if needed and write a probe into it; a folder that cannot be written is a one-line
+    :class:`UsageError` naming ``what`` would have been written, before any work."""
+    probe = folder / f".sdmbench-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} into {folder} ({exc.strerror or exc}); choose a writable folder") \
+            from None
 
 
 def make_run_id(config, spiking: bool) -> str:
@@ -111,6 +126,26 @@ def upgrade(record: Dict[str, Any]) -> Dict[str, Any]:
     return record
 
 
+#: the record fields every reader relies on, and their JSON types
+SCHEMA = {"run_id": str, "model": str, "dataset": str, "config": dict, "protocol": dict, "metrics": dict,
+          "training": dict, "parameters": (int, float), "T": int}
+
+
+def schema_problem(record: Any) -> str | None:
+    """What is wrong with a record's layout (a field missing or of the wrong type), or None."""
+    if not isinstance(record, dict):
+        return f"holds {type(record).__name__}, not a record"
+    for name, kind in SCHEMA.items():
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+            return f"field '{name}' is {type(record.get(name)).__name__}, not {getattr(kind, '__name__', 'a number')}"
+    for key, value in record["metrics"].items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"field 'metrics.{key}' is {type(value).__name__}, not a number"
+    if not isinstance(record.get("rescores", []), list):
+        return "field 'rescores' is not a list"
+    return None
+
+
 def git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
@@ -155,7 +190,12 @@ def load_records(results_dir: Path) -> Tuple[List[Dict[str, Any]], List[str]]:
                 problems.append(f"{path}: schema version {record.get('schema_version')} is not one of "
                                 f"{READABLE_VERSIONS}")
                 continue
-            records.append(upgrade(record))
+            record = upgrade(record)
+            problem = schema_problem(record)
+            if problem:
+                problems.append(f"{path}: {problem}")
+                continue
+            records.append(record)
         except (OSError, json.JSONDecodeError) as exc:
             problems.append(f"{path}: {exc}")
     return records, problems

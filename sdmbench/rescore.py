@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -30,7 +32,7 @@ import torch
 
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError
-from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, hardware, upgrade,
+from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, hardware, schema_problem, upgrade,
                               write_json_atomic)
 from sdmbench.sampling import save_samples
 from sdmbench.scoring.metric import Metric, Scores
@@ -61,11 +63,12 @@ def read_samples(path: Path) -> Optional[torch.Tensor]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             array = archive["arr_0"]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise UsageError(f"{path}: not a samples archive ({str(exc)[:80]}); delete it to regenerate from "
                          "the run's weights") from None
-    if array.dtype != np.uint8 or array.ndim != 4:
-        raise UsageError(f"{path}: expected uint8 [N, H, W, C] images under arr_0, got {array.dtype} {array.shape}")
+    if array.dtype != np.uint8 or array.ndim != 4 or not len(array) or array.shape[-1] not in (1, 3):
+        raise UsageError(f"{path}: expected uint8 [N, H, W, C] images (N >= 1, C 1 or 3) under arr_0, got "
+                         f"{array.dtype} {array.shape}")
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
@@ -77,6 +80,12 @@ def check(folder: Path, num_samples: Optional[int]) -> Target:
     if record.get("schema_version") not in READABLE_VERSIONS:
         raise UsageError(f"{folder}: record schema {record.get('schema_version')} is not one of "
                          f"{READABLE_VERSIONS}; upgrade sdmbench")
+    problem = schema_problem(upgrade(record))
+    if problem:
+        raise UsageError(f"{folder / RECORD_FILE}: {problem}; it was not written by sdmbench, or was edited")
+    if not os.access(folder, os.W_OK) or not os.access(folder / RECORD_FILE, os.W_OK):
+        raise UsageError(f"score: {folder} is not writable, and the new scores join its record.json; copy the "
+                         "run folder somewhere writable and score the copy")
     config = RunConfig.from_dict(saved_config(folder, "score"))
     samples = read_samples(folder / SAMPLES_FILE)
     stages = sorted(folder.glob("stage-*.pt"))

@@ -35,6 +35,8 @@ from sdmbench.sampling import observed_sampling, sample, save_grid, save_samples
 from sdmbench.scoring.evaluate import evaluate, protocol_for
 from sdmbench.scoring.protocol import LOCAL_VERSION_PREFIX
 from sdmbench.interrupt import Interrupted
+from sdmbench.sizes import check_sizes
+from sdmbench.environment import check_torchvision
 from sdmbench.scoring.metric import Scores
 
 
@@ -131,6 +133,13 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     the first stage to train again)."""
     plugins = plugins or plugin_loader.get()
     recipe = plugins.model.get(config.model)()
+    check_torchvision()
+    if config.checkpoint_every == 0 and config.train_steps:
+        log("note: checkpoint_every=0: no periodic checkpoints, so a killed run trains its stage again from the "
+            "start (Ctrl-C and SIGTERM still save one)")
+    if config.train_steps == 0 and resume is None and not config.init_from:
+        raise UsageError("--train-steps 0 trains nothing: the run would score an untrained model as if it were "
+                         "one; give it steps, or --init-from RUN_DIR to evaluate trained weights")
     device = distributed.setup(pick_device(config.device))
     world = distributed.world()
     if world.enabled and not getattr(recipe.pipeline or DiffusionPipeline, "distributed", False):
@@ -189,6 +198,7 @@ def build_pipeline(run: Run):
     if world.main:
         distributed.barrier()
     run.timed("data_s", t0)
+    check_sizes(c, data, run.device, c.T if run.recipe.spiking else 1)  # before the model is built or named
     torch.manual_seed(c.seed)
     neuron = run.plugins.neuron.get(c.neuron) if run.recipe.spiking else None
     ctx = RunContext(config=c, plugins=run.plugins, recipe=run.recipe, neuron=neuron,

@@ -126,7 +126,9 @@ class Scorer:
     def extractor(self, name: str, data):
         key = (name, data.name, data.image_size)
         if key not in self.extractors:
-            self.extractors[key] = self.plugins.extractor.get(name)(data, device="cpu")
+            from sdmbench.scoring.extractor import CachedExtractor
+
+            self.extractors[key] = CachedExtractor(self.plugins.extractor.get(name)(data, device="cpu"))
         return self.extractors[key]
 
 

@@ -33,7 +33,7 @@ def test_every_pinned_file_is_shipped_small_and_has_its_pinned_hash():
         path = pinned.pinned_path(name, dataset)
         assert path.stat().st_size < 4 * 2 ** 20
         assert pinned.file_hash(path) == digest
-        _, meta, _ = pinned.read(path, "test")
+        _, meta = pinned.read(path, "test")
         assert (meta["extractor"], meta["dataset"]) == (name, dataset)
 
 
@@ -57,7 +57,7 @@ def test_the_pinned_classifiers_recognise_held_out_images():
         extractor = plugins.get().extractor.get(name)(test)
         acc = classifier.accuracy(extractor.model, test, extractor.size, torch.arange(2000))
         assert acc >= floor - 0.02  # 2000 of the 10000: within its sampling error of the pinned figure
-        _, meta, _ = pinned.read(pinned.pinned_path(name, "fashion-mnist"), "test")
+        _, meta = pinned.read(pinned.pinned_path(name, "fashion-mnist"), "test")
         assert float(meta["accuracy"]) >= floor
 
 
@@ -153,3 +153,19 @@ def test_the_extractor_train_command_refuses_unknown_names_before_work():
     code, _, err = run_cli("extractor", "train", "kmnist", "--extractor", "vgg")
     assert code == 2 and "classifier, classifier-resnet or all" in err
 
+
+
+@needs_shared_mnist
+def test_a_cached_extractor_extracts_each_image_set_once_and_gives_the_same_features():
+    from sdmbench.scoring.extractor import CachedExtractor
+
+    data = plugins.get().dataset.get("mnist")(str(SHARED_DATA), "test", 16)
+    inner = classifier.make_classifier(data)
+    calls = []
+    original = inner.features
+    inner.features = lambda images: calls.append(len(images)) or original(images)
+    cached = CachedExtractor(inner)
+    a, b = data.first(30), data.get(torch.arange(30, 50))
+    first = cached(a)
+    assert torch.equal(first, cached(a.clone())) and calls == [30]  # the same bytes: no second pass
+    assert torch.equal(cached(b), inner(b)) and cached.version == inner.version and cached.size == inner.size

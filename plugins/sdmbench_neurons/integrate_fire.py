@@ -87,6 +87,9 @@ class IFNeuron(nn.Module):
     def __init__(self, T: int, v_th: float = 1.0, surrogate: str = "atan", alpha: float = 2.0,
                  detach_reset: bool = False):
         super().__init__()
+        if surrogate not in SURROGATES:  # refused when the network is built, not at the first step
+            raise ValueError(f"unknown surrogate '{surrogate}' (neuron_params.surrogate); known: "
+                             f"{', '.join(SURROGATES)}")
         self.T, self.v_th, self.surrogate, self.alpha = T, v_th, surrogate, alpha
         self.detach_reset = bool(detach_reset)
 

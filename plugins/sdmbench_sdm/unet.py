@@ -47,6 +47,9 @@ class SpikingUNet(nn.Module):
         super().__init__()
         if neuron is None:
             neuron, T = Swish, 1
+        if isinstance(ch_mult, (str, bytes)) or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0
+                                                         for m in ch_mult):
+            raise ValueError(f"backbone.ch_mult must be a list of positive integers like [1,2,2], got {ch_mult!r}")
         down_factor = 2 ** (len(ch_mult) - 1)
         if img_size % down_factor:
             raise ValueError(f"image size {img_size} is not divisible by {down_factor} "

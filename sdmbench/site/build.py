@@ -77,8 +77,11 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
         layers = charts[runs]
         if layers:
             files.write(f"plots/{item['slug']}-layers.svg", layers)
-        page = env.get_template("entry.html").render(item=item, layers=bool(layers), command=command,
-                                                     json=_json, **common)
+        curves = _curves(item["entry"], records_dir, files)
+        if curves:
+            files.write(f"plots/{item['slug']}-curves.svg", curves)
+        page = env.get_template("entry.html").render(item=item, layers=bool(layers), curves=bool(curves),
+                                                     command=command, json=_json, **common)
         files.write(f"entries/{item['slug']}.html", page)
     files.remove_stale(("entries", "runs", "plots", "static"))
     return out / "index.html"
@@ -154,6 +157,19 @@ def _layers(entry: Entry, energy) -> Optional[str]:
     rates = mean_of([firing_rates(r) for r in entry.records])
     energies = mean_of([layer_energy(r, energy[1]) or {} for r in entry.records]) if energy else {}
     return plots.layers_svg(rates, energies, energy[0] if energy else None)
+
+
+def _curves(entry: Entry, records_dir: Path, files: "_Files") -> Optional[str]:
+    """The entry's seeds' training curves overlaid (each run's own also written as runs/<id>/curve.svg)."""
+    from sdmbench.curves import LOG_FILE, read_log
+
+    logs = {r["run_id"]: read_log(records_dir / r["run_id"] / LOG_FILE) for r in entry.records}
+    for run_id, rows in logs.items():
+        single = plots.curves_svg({run_id: rows}) if rows else None
+        if single:
+            files.write(f"runs/{run_id}/curve.svg", single)
+    seeds = {f"seed {(r.get('config') or {}).get('seed', 0)}": logs[r["run_id"]] for r in entry.records}
+    return plots.curves_svg(seeds)
 
 
 def _copy_run(record: Dict[str, Any], records_dir: Path, files: _Files) -> bool:

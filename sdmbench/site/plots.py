@@ -111,6 +111,30 @@ def layers_svg(firing: Dict[str, float], energy: Dict[str, float], energy_model:
         return _svg(fig)
 
 
+def curves_svg(curves: Dict[str, List[dict]]) -> Optional[str]:
+    """Running mean of each stage's watched value against its step, one line per run (a seed that trained
+    differently stands out), one panel per stage; None when no run has a curve."""
+    curves = {label: rows for label, rows in curves.items() if rows}
+    stages = list(dict.fromkeys(r["stage"] for rows in curves.values() for r in rows))
+    if not stages:
+        return None
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(stages), figsize=(5.0 * len(stages), 3.2), squeeze=False)
+        for ax, stage in zip(axes[0], stages):
+            for label, rows in curves.items():
+                mine = [r for r in rows if r["stage"] == stage]
+                if mine:
+                    ax.plot([r["step"] for r in mine], [r["smooth"] for r in mine], lw=1.2, label=label)
+            watched = next((r["watched"] for rows in curves.values() for r in rows if r["stage"] == stage), "loss")
+            ax.set_xlabel(f"{stage}: optimiser step")
+            ax.set_ylabel(f"{watched} (running mean)")
+            ax.set_yscale("log")
+            ax.grid(True, alpha=0.25)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        return _svg(fig)
+
+
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
