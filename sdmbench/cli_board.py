@@ -77,7 +77,7 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
     """Check ``run_dir`` (finished, samples kept, scored under shipped extractors only), verify it, and copy
     what a board keeps into ``board/<run id>`` (atomically); ``(target, findings)``."""
     from sdmbench import verify
-    from sdmbench.records import RECORD_FILE
+    from sdmbench.records import RECORD_FILE, check_writable
     from sdmbench.runner import read_run_file
     from sdmbench.scoring.protocol import is_local
 
@@ -97,6 +97,7 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
     target = board / run_dir.name
     if target.exists():
         raise UsageError(f"publish: {target} exists already; the board holds this run")
+    check_writable(board, "the published run")
     findings = verify.verify_run(run_dir, scorer, energy_models)
     bad = [f for f in findings if f.status == verify.MISMATCH]
     if bad:

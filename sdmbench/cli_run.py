@@ -81,14 +81,13 @@ def run_cmd(
         overrides["init_from"] = str(init_from)
         overrides["results_dir"] = overrides["results_dir"] or str(init_from.parent)
     elif resume:
-        if (resume / "record.json").is_file() and not rerun:
-            raise UsageError(f"--resume {resume}: the run is finished (it has its record.json); score it again "
-                             "with sdmbench score, or train a stage again with --rerun STAGE")
         base = saved_config(resume)
         check_saved_state(resume)
         overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
     chosen = parse_seeds(seeds, seed, resume or init_from)
     configs = [configure(plugins, dict(overrides, seed=s), parse_settings(settings), base=base) for s in chosen]
+    if resume is not None and not rerun and (resume / "record.json").is_file():
+        _refuse_a_duplicate(resume, configs[0])
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
         for config in configs:
             execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
@@ -106,6 +105,24 @@ def run_cmd(
         out.print(f"samples: {result.folder / 'samples.png'}")
     if len(records) > 1:
         out.print(_over_seeds(records))
+
+
+#: config fields that say where and how fast a run ran, not what it computes
+WHERE = ("results_dir", "device", "threads", "data_root")
+
+
+def _refuse_a_duplicate(resume: Path, config) -> None:
+    """``--resume`` of a finished run with nothing changed, into its own folder, would only copy it."""
+    from sdmbench.config import RunConfig
+    from sdmbench.runner import saved_config
+
+    saved = RunConfig.from_dict(saved_config(resume)).to_dict()
+    new = config.to_dict()
+    same = all(new[k] == saved.get(k) for k in new if k not in WHERE)
+    if same and Path(config.results_dir).resolve() == resume.parent.resolve():
+        raise UsageError(f"--resume {resume}: the run is finished and nothing was changed, so this would only "
+                         "make a copy of it; score it again with sdmbench score, sample it under other settings "
+                         "(--num-samples, --sampler, --threshold...), or train a stage again with --rerun STAGE")
 
 
 def parse_seeds(text: Optional[str], seed: Optional[int], existing) -> List[Optional[int]]:

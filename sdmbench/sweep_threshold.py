@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence
 
 from sdmbench.configure import configure
 from sdmbench.errors import UsageError
-from sdmbench.records import write_json_atomic
+from sdmbench.records import check_writable, write_json_atomic
 
 
 def parse_values(text: str) -> List[float]:
@@ -36,6 +36,7 @@ def sweep(run_dir: Path, values: Sequence[float], overrides: Dict[str, Any], plu
     if not any(run_dir.glob("stage-*.pt")):
         raise UsageError(f"sweep-threshold {run_dir}: no trained stage (stage-*.pt) there; pass a finished run")
     check_saved_state(run_dir, "sweep-threshold")
+    check_writable(run_dir, "threshold-sweep.json")
     rows = []
     for value in values:
         config = configure(plugins, {**overrides, "threshold": value,

@@ -52,7 +52,7 @@ def test_checkpoint_every_0_is_accepted_with_a_note(finished):
 def test_resume_of_a_finished_run_is_refused(finished, capsys):
     run, _ = finished
     code, out, err = cli_in_process(capsys, "run", "--resume", str(run))
-    assert code == 2 and "the run is finished" in err
+    assert code == 2 and "the run is finished and nothing was changed" in err
     assert len(list(run.parent.iterdir())) == 1  # no duplicate run
 
 

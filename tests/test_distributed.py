@@ -52,7 +52,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, model
     ddp, one = one_record(tmp_path / "ddp"), one_record(tmp_path / "one")
     folder = tmp_path / "ddp" / ddp["run_id"]
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "record.json", "samples.npz", "samples.png",
-                                                        "stage-train.pt"]
+                                                        "stage-train.pt", "tensorboard", "train_log.csv"]
     assert ddp["distributed"] == {"world_size": 2, "backend": "gloo", "global_batch_size": 32,
                                   "per_rank_batch_size": 16, "lr": 2e-3, "sync_batchnorm": True}
     assert one["distributed"]["world_size"] == 1

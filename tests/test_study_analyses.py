@@ -52,12 +52,16 @@ def test_the_bootstrap_of_noiseless_curves_finds_the_crossing_in_every_usable_re
     assert np.allclose(np.exp(found), 1024.0)
 
 
+#: the board of 2026-11-26 (archived): the variant study's first point was published on it
+BOARD_2026_11_26 = ROOT / "leaderboard" / "archive" / "2026-11-26"
+
+
 def published(model: str, neuron=None, stem: str = "spiking", study=None):
-    """The record-own-protocol FIDs of the published records of one variant, read straight off record.json."""
+    """The record-own-protocol FIDs of the archived records of one variant, read straight off record.json."""
     import json
 
     out = []
-    for path in sorted((ROOT / "leaderboard").glob("*/record.json")):
+    for path in sorted(BOARD_2026_11_26.glob("*/record.json")):
         r = json.loads(path.read_text())
         c = r["config"]
         if (r["model"], r.get("neuron") if r["T"] > 1 else None, c["backbone"].get("stem", "spiking"),
@@ -66,9 +70,9 @@ def published(model: str, neuron=None, stem: str = "spiking", study=None):
     return out
 
 
-def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_published_board():
+def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_archived_board():
     ablation = benchmark("variant_ablation")
-    rows = ablation.analyse(ROOT / "leaderboard", "sdm", "tsm", "spiking-variant", "sdm-ann")
+    rows = ablation.analyse(BOARD_2026_11_26, "sdm", "tsm", "spiking-variant", "sdm-ann")
     assert rows[0]["variant"] == "faithful (tsm, spiking stem)"
     ann = published("sdm-ann")
     by_variant = {(r["neuron"], r["stem"]): r for r in rows}

@@ -6,6 +6,9 @@ import pytest
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 
+
+
+
 pytestmark = needs_shared_mnist
 
 
@@ -105,3 +108,4 @@ def test_publish_refuses_unfinished_duplicate_and_local_runs(board, tmp_path):
 def test_verify_refuses_a_path_with_no_runs(tmp_path):
     code, _, err = verify(tmp_path)
     assert code == 2 and "no run folders" in err
+

@@ -43,7 +43,11 @@ def _splits(plugins, dataset: str, data_root: Optional[str]) -> Tuple[object, ob
 def train_weights(plugins, dataset: str, name: str, data_root: Optional[str] = None, pin: bool = False,
                   progress=None, log=print) -> dict:
     """Train, measure and save one extractor's weights; returns what was written."""
+    from sdmbench.records import check_writable
+
     recipe = classifier.RECIPES[name]
+    path = pinned.pinned_path(name, dataset) if pin else pinned.local_path(name, dataset)
+    check_writable(path.parent, f"the {name} weights")
     train, held, rows, held_rows = _splits(plugins, dataset, data_root)
     if train.labels is None or not train.num_classes:
         raise UsageError(f"'{dataset}' has no class labels to train a classifier on; use --extractor inception")
@@ -54,7 +58,6 @@ def train_weights(plugins, dataset: str, name: str, data_root: Optional[str] = N
                 channels=train.channels, accuracy=round(acc, 4), train_rows=len(rows),
                 held_out=f"{held.split} ({len(held_rows)} images)", data_hash=train.content_hash,
                 recipe=dict(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed))
-    path = pinned.pinned_path(name, dataset) if pin else pinned.local_path(name, dataset)
     digest = pinned.save(model.state_dict(), meta, path)
     log(f"{name} on {dataset}: held-out accuracy {acc:.2%} on {meta['held_out']}; wrote {path}")
     if pin:
