@@ -203,8 +203,9 @@ def stop_at(step: int, checkpoint: StepCheckpoint, opt, smooth: Optional[float],
     """After optimiser step ``step``: when a signal asked to stop (any rank's, under torchrun), save a
     checkpoint at this step and raise :class:`~sdmbench.interrupt.Interrupted`."""
     signum = interrupt.requested()
-    if distributed.world().enabled:
-        signum = signum or (signal.SIGTERM if distributed.mean(1.0 if signum else 0.0) > 0 else None)
+    if distributed.world().enabled:  # every rank joins the all-reduce, whether or not it got a signal
+        anyone = distributed.mean(1.0 if signum else 0.0) > 0
+        signum = signum or (signal.SIGTERM if anyone else None)
     if signum is None:
         return
     if checkpoint.saved_step != step:

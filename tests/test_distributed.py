@@ -139,3 +139,34 @@ def test_a_dead_rank_stops_the_run_with_a_resumable_checkpoint(tmp_path):
     assert code == 0, err
     (record,) = [r for r in records(results)]
     assert record["training"]["steps"] == 12 and record["resumed_from"] == str(folder)
+
+
+def test_sigterm_to_one_rank_stops_both_at_one_step_with_a_checkpoint_there(tmp_path):
+    """A preempting scheduler's SIGTERM reaches one rank: the flag joins the per-step all-reduce, both ranks
+    stop after the same step, rank 0 saves the checkpoint at it and says how to resume."""
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "sdmbench", "run", "--model", "sdm-ann", *TINY, "--train-steps", "400",
+           "--set", "checkpoint_every=1000", "--set", "log_every=1", "--results-dir", str(results)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **ENV, "SDMBENCH_TEST_MARK": str(tmp_path)})
+    try:
+        while True:  # a few steps logged, however slowly the machine runs
+            logs = list(results.glob("*.incomplete/train_log.csv"))
+            if logs and len(logs[0].read_text().splitlines()) > 4:
+                break
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            time.sleep(0.2)
+        victims = [p for p in _rank_pids(1) if str(tmp_path).encode() in Path(f"/proc/{p}/environ").read_bytes()]
+        assert victims, "rank 1 not found"
+        os.kill(victims[0], signal.SIGTERM)
+        _, err = proc.communicate(timeout=1800)  # a guard against a hang, not a speed test
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    folders = list(results.glob("*.incomplete"))
+    assert len(folders) == 1, err[-3000:]
+    (folder,) = folders
+    step = __import__("torch").load(folder / "checkpoint-train.pt", weights_only=True)["step"]
+    assert 4 <= step < 400
+    assert f"SIGTERM at step {step}: saved a checkpoint at that step; continue with: sdmbench run --resume" in err

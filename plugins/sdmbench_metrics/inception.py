@@ -10,7 +10,6 @@ refuses a file that is more than tensors, before torch-fidelity sees it.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -19,15 +18,9 @@ from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
 from sdmbench.scoring.extractor import FeatureExtractor
 
+from .pinned import file_hash
+
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _only_tensors(path: Path) -> None:
@@ -61,7 +54,7 @@ class InceptionExtractor(FeatureExtractor):
                 f"{WEIGHTS_FILE} (torch-fidelity's release) and pass --inception-weights PATH, "
                 "or use --extractor classifier") from None
         path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
-        self.version = _sha256(path)[:16] if path.is_file() else "6726825d"
+        self.version = file_hash(path)[:16] if path.is_file() else "6726825d"
         self.device = device
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
