@@ -127,3 +127,17 @@ def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
     rows = [l.split(",")[1] for l in (resumed / "train_log.csv").read_text().splitlines()[1:]]
     assert rows == [str(s) for s in range(1, 201)]  # the curve continues without gaps or duplicates
+
+
+def test_the_first_signal_asks_for_a_stop_and_the_second_stops_at_once():
+    from sdmbench import interrupt
+
+    with interrupt.deferred():
+        assert interrupt.requested() is None
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        assert interrupt.requested() == signal.SIGINT  # the loop sees it at the next step boundary
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+    assert interrupt.requested() is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
