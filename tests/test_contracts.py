@@ -25,7 +25,8 @@ def fake_data(size=16, n=32):
 
 def tiny_pipeline(name, neuron="if"):
     recipe = REGISTRY.model.get(name)()
-    config = resolve(recipe.preset("smoke"), {"model": name, "neuron": neuron, "dataset": "mnist", "train_steps": 2,
+    config = resolve(recipe.preset("smoke"), {"model": name, "neuron": neuron if recipe.spiking else None,
+                                               "dataset": "mnist", "train_steps": 2,
                                                "batch_size": 4,
                                                "sample_steps": 2})
     ctx = RunContext(config=config, plugins=REGISTRY, recipe=recipe,
