@@ -113,3 +113,12 @@ def test_a_torchvision_that_does_not_belong_to_torch_is_one_line(tmp_path):
     [line] = proc.stderr.strip().splitlines()
     assert "torchvision 0.99.0+cu999 does not belong with torch" in line and "matching pair" in line
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_import_into_a_folder_that_cannot_be_made_is_refused_before_reading(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    checkpoint = tmp_path / "ckpt.pt"
+    checkpoint.write_bytes(b"not read: the destination is checked first")
+    code, out, err = cli_in_process(capsys, "import", "sddpm", str(checkpoint), "--out", str(blocker / "run"))
+    assert code == 2 and "cannot write the run folder run" in err and len(err.strip().splitlines()) == 1

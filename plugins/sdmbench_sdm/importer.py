@@ -91,6 +91,9 @@ def import_sddpm_cmd(
     """Import an SDDPM (Spk_UNet) or SDM (Spk_UNet_TSM) checkpoint as a run folder."""
     if not checkpoint.is_file():
         raise UsageError(f"no checkpoint file at {checkpoint}")
+    from sdmbench.records import check_writable
+
+    check_writable(out_dir.parent, f"the run folder {out_dir.name}")
     folder = import_sddpm(checkpoint, out_dir, dataset=dataset, ch_mult=_int_list(ch_mult, "--ch-mult"),
                           num_res_blocks=res_blocks, T=T, img_size=img_size, img_ch=img_ch, key=key, ch=ch)
     info = json.loads((folder / "imported.json").read_text())
