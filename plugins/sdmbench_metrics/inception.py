@@ -3,14 +3,16 @@ TF-FID weights, 2048-d pool features), the standard FID.
 
 torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth`` when a
 network exists; ``--inception-weights PATH`` gives the file offline. The
-extractor's version is the SHA-256 of the weights file. torch-fidelity reads
-that file with ``torch.load(weights_only=False)``, which would run code a
-pickle asks for; so sdmbench reads it first with ``weights_only=True`` and
-refuses a file that is more than tensors, before torch-fidelity sees it.
+extractor's version is the SHA-256 of the weights file. torch-fidelity would
+read that file with ``torch.load(weights_only=False)``, which runs code a
+pickle asks for; so sdmbench reads it itself, once, with ``weights_only=True``
+(a file that is more than tensors is refused) and hands torch-fidelity the
+tensors: torch-fidelity never opens a file a user names.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -23,13 +25,31 @@ from .pinned import file_hash
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
-def _only_tensors(path: Path) -> None:
-    """Refuse a weights file that needs more than tensors to load (a pickle that runs code)."""
+def _read_tensors(path: Path) -> dict:
+    """The state dict in ``path``, read with ``weights_only=True``: a pickle that asks for more than tensors
+    is refused, and nothing in it runs."""
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise UsageError(f"--inception-weights {path}: not a plain file of tensors "
                          f"({str(exc).splitlines()[0][:100]}); nothing in it was run") from None
+
+
+def _network(state: Optional[dict]):
+    """torch-fidelity's InceptionV3 with ``state`` as its weights (None: torch-fidelity's download).
+
+    torch-fidelity takes weights as a path (read unsafely) or from its download; the tensors read above
+    are handed to it through the download hook of its module, restored right after."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    if state is None:
+        return tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    fetch = tfi.load_state_dict_from_url
+    tfi.load_state_dict_from_url = lambda *args, **kwargs: state
+    try:
+        return tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        tfi.load_state_dict_from_url = fetch
 
 
 class InceptionExtractor(FeatureExtractor):
@@ -37,15 +57,11 @@ class InceptionExtractor(FeatureExtractor):
     dim = 2048
 
     def __init__(self, weights: str | None = None, device="cpu"):
-        import torch_fidelity
-
         if weights is not None and not Path(weights).is_file():
             raise UsageError(f"--inception-weights {weights}: no such file")
-        if weights is not None:
-            _only_tensors(Path(weights))
+        state = _read_tensors(Path(weights)) if weights is not None else None
         try:
-            self.net = torch_fidelity.FeatureExtractorInceptionV3(
-                "inception-v3-compat", ["2048"], feature_extractor_weights_path=weights).to(device).eval()
+            self.net = _network(state).to(device).eval()
         except UsageError:
             raise
         except Exception as exc:
