@@ -1,6 +1,7 @@
 """``sdmbench verify`` and ``sdmbench publish``: check a board's numbers, join a board (:mod:`sdmbench.verify`)."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
     if bad:
         raise UsageError(f"publish: {run_dir.name} does not verify: {bad[0].line().strip()}")
     board.mkdir(parents=True, exist_ok=True)
-    tmp = board / f".{run_dir.name}.partial"
+    tmp = board / f".{run_dir.name}.partial{os.getpid()}"  # per process: two publishes never share it
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for name in KEPT:

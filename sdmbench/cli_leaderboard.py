@@ -29,7 +29,7 @@ def leaderboard_cmd(
     """Rank recorded runs by FID within each (dataset, protocol)."""
     from sdmbench import leaderboard
     from sdmbench.config import results_dir as pick_results_dir
-    from sdmbench.records import load_records
+    from sdmbench.records import check_writable, load_records
 
     formats = {"table": None, "markdown": leaderboard.to_markdown, "csv": leaderboard.to_csv,
                "json": leaderboard.to_json, "html": None}
@@ -40,8 +40,6 @@ def leaderboard_cmd(
                          else "--out DIR is for --format html; use --output FILE for the other formats")
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder for the site")
-    from sdmbench.records import check_writable
-
     if out_dir is not None:
         check_writable(out_dir, "the site")
     if output is not None:
@@ -52,8 +50,7 @@ def leaderboard_cmd(
         print(f"warning: skipped unreadable record {p}", file=sys.stderr)
     plugins = plugin_loader.get()
     energy = _energy_model(plugins, energy_model)
-    pairs = leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
-                                   preset_of=preset_config(plugins), baseline=baseline, energy=energy)
+    pairs = board_pairs(records, plugins, dataset, baseline, energy)
     table = [row for _, row in pairs]
     if baseline and table and not any("fid_ratio" in row for row in table):
         names = sorted({e.name for e, row in pairs if row["section"] == "ranked"})
@@ -115,14 +112,21 @@ def preset_config(plugins):
     return preset_of
 
 
+def board_pairs(records, plugins, dataset: Optional[str] = None, baseline: Optional[str] = None, energy=None):
+    """The leaderboard's ``(entry, row)`` pairs of ``records``, as every format of the command shows them."""
+    from sdmbench import leaderboard
+
+    return leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
+                                  preset_of=preset_config(plugins), baseline=baseline, energy=energy)
+
+
 def board_markdown(folder: Path, plugins) -> str:
     """What ``sdmbench leaderboard --results-dir FOLDER --format markdown`` prints (a board's README)."""
     from sdmbench import leaderboard
     from sdmbench.records import load_records
 
     records, _ = load_records(folder)
-    pairs = leaderboard.entry_rows(records, None, aliases=plugins.model.aliases(),
-                                   preset_of=preset_config(plugins), energy=_energy_model(plugins, None))
+    pairs = board_pairs(records, plugins, energy=_energy_model(plugins, None))
     return leaderboard.to_markdown([row for _, row in pairs])
 
 

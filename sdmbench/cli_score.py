@@ -63,11 +63,12 @@ def score_cmd(
         torch.set_num_threads(threads)
     if recount_energy:
         return _recount(targets, plugins, chosen_device, batches)
+    extractors: dict = {}  # built once for all the runs, each reference's features extracted once
     for t in targets:
         with progress_bars() as progress:
             entry = rescore(t, plugins, extractor or t.config.extractor, names, num_samples, chosen_device,
                             progress, err.print, str(data_root) if data_root else None,
-                            str(inception_weights) if inception_weights else None)
+                            str(inception_weights) if inception_weights else None, extractors)
         run_id = t.record["run_id"]
         if entry is None:
             out.print(f"{run_id}: already scored under this protocol; the record is unchanged")

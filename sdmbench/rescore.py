@@ -144,17 +144,25 @@ def known_keys(record: Dict[str, Any]) -> List[str]:
 
 def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str], num_samples: Optional[int],
             device, progress=None, log=print, data_root: Optional[str] = None,
-            inception_weights: Optional[str] = None) -> Optional[Dict[str, Any]]:
+            inception_weights: Optional[str] = None,
+            extractors: Optional[Dict[tuple, Any]] = None) -> Optional[Dict[str, Any]]:
     """Score ``target`` under the chosen protocol and append it to its record; None when the record
-    already holds that protocol (nothing changes)."""
+    already holds that protocol (nothing changes). ``extractors``: a cache shared by the runs one command
+    rescores, so an extractor is built, and a reference's features extracted, once for all of them."""
     from sdmbench.scoring.evaluate import evaluate, protocol_for
+    from sdmbench.scoring.extractor import CachedExtractor
 
     config = target.config
     data = plugins.dataset.get(config.dataset)(data_root or config.data_root, config.split, config.image_size)
     metrics = {name: plugins.metric.get(name)() for name in metric_names}
-    extractor = plugins.extractor.get(extractor_name)(data, device=device, progress=progress,
-                                                      inception_weights=inception_weights) \
-        if any(getattr(m, "needs_features", True) for m in metrics.values()) else None
+    extractor = None
+    if any(getattr(m, "needs_features", True) for m in metrics.values()):
+        extractors = {} if extractors is None else extractors
+        key = (extractor_name, data.name, data.split, data.image_size, str(device), inception_weights)
+        if key not in extractors:
+            extractors[key] = CachedExtractor(plugins.extractor.get(extractor_name)(
+                data, device=device, progress=progress, inception_weights=inception_weights))
+        extractor = extractors[key]
     n = wanted(num_samples, target.samples, config)
     protocol = protocol_for(n, data, config, extractor, metrics,
                             target.record["protocol"].get("sampler_options") or {})

@@ -33,7 +33,7 @@ from sdmbench.pipeline import DiffusionPipeline, RunContext
 from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
 from sdmbench.sampling import observed_sampling, sample, save_grid, save_samples
 from sdmbench.scoring.evaluate import evaluate, protocol_for
-from sdmbench.scoring.protocol import LOCAL_VERSION_PREFIX
+from sdmbench.scoring.protocol import is_local_version
 from sdmbench.interrupt import Interrupted
 from sdmbench.sizes import check_sizes
 from sdmbench.environment import check_torchvision
@@ -198,12 +198,13 @@ def build_pipeline(run: Run):
     if world.main:
         distributed.barrier()
     run.timed("data_s", t0)
-    check_sizes(c, data, run.device, c.T if run.recipe.spiking else 1)  # before the model is built or named
+    T = c.T if run.recipe.spiking else 1
+    check_sizes(c, data, run.device, T)  # before the model is built or named
     torch.manual_seed(c.seed)
     neuron = run.plugins.neuron.get(c.neuron) if run.recipe.spiking else None
     ctx = RunContext(config=c, plugins=run.plugins, recipe=run.recipe, neuron=neuron,
                      process=run.plugins.process.get(run.recipe.process), data=data, device=run.device,
-                     generator=torch.Generator().manual_seed(c.seed), T=c.T if run.recipe.spiking else 1,
+                     generator=torch.Generator().manual_seed(c.seed), T=T,
                      progress=run.progress, log=run.log, run_dir=run.folder,
                      resume_dir=run.resume if run.rerun is None else None)
     pipeline = (run.recipe.pipeline or DiffusionPipeline)(ctx)
@@ -245,7 +246,7 @@ def build_extractor(run: Run, data):
     extractor = run.plugins.extractor.get(c.extractor)(data, device=run.device, progress=run.progress,
                                                        inception_weights=c.inception_weights)
     run.timed("extractor_s", t0)
-    if str(getattr(extractor, "version", "")).startswith(LOCAL_VERSION_PREFIX):
+    if is_local_version(getattr(extractor, "version", None)):
         run.log(f"note: {c.extractor}@{extractor.version} was trained on this machine: a local protocol, never "
                 "ranked with the shipped extractors' runs")
     return extractor

@@ -20,6 +20,7 @@ nowhere now, is *not re-derivable*: reported, not a mismatch.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,18 +155,12 @@ def verify_view(run_id: str, view: Dict[str, Any], config, samples, scorer: Scor
         return [Finding(run_id, label, UNDERIVABLE,
                         recomputed=f"its weights are gone: this sdmbench has {protocol['extractor']}@{extractor.version[:8]}")]
     metrics = feature_metrics(scorer.plugins, view)
-    again = protocol_for(n, data, dataclass_replace(config, reference_images=protocol["reference_images"]),
+    again = protocol_for(n, data, dataclasses.replace(config, reference_images=protocol["reference_images"]),
                          extractor, metrics, protocol.get("sampler_options") or {})
     found = [Finding(run_id, f"protocol @ {label}", MATCH if protocol_key(again) == view["protocol_key"] else MISMATCH,
                      view["protocol_key"], f"{protocol_key(again)} ({describe(again)})")]
     _, scores = evaluate(again, samples[:n], data, extractor, metrics, sampling={"steps": config.sample_steps})
     return found + compare(run_id, label, view["metrics"], Scores.flat(scores))
-
-
-def dataclass_replace(config, **changes):
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
 
 
 def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any]) -> List[Finding]:

@@ -29,9 +29,14 @@ FIELDS = SCORING_FIELDS + GENERATION_FIELDS
 LOCAL_VERSION_PREFIX = "local-"
 
 
+def is_local_version(version: Any) -> bool:
+    """Whether an extractor version names weights made on one machine rather than shipped pinned."""
+    return str(version or "").startswith(LOCAL_VERSION_PREFIX)
+
+
 def is_local(protocol: Dict[str, Any]) -> bool:
-    """Whether a protocol's extractor weights were made on one machine rather than shipped pinned."""
-    return str(protocol.get("extractor_version") or "").startswith(LOCAL_VERSION_PREFIX)
+    """Whether a protocol's extractor weights were made on one machine (see :func:`is_local_version`)."""
+    return is_local_version(protocol.get("extractor_version"))
 
 
 def make_protocol(**values: Any) -> Dict[str, Any]:

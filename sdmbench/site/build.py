@@ -69,15 +69,14 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
     dates = sorted(str(r.get("created", ""))[:10] for e, _ in pairs for r in e.records)
     common = dict(energy_model=energy_name, energy_description=described, updated=dates[-1] if dates else "-")
     files.write("index.html", env.get_template("index.html").render(groups=_groups(items, energy_name), **common))
-    charts: Dict[tuple, Optional[str]] = {}  # the same runs under another protocol: the same chart
+    charts: Dict[tuple, tuple] = {}  # the same runs under another protocol: the same charts, drawn once
     for item in items:
         runs = tuple(r["run_id"] for r in item["entry"].records)
         if runs not in charts:
-            charts[runs] = _layers(item["entry"], energy)
-        layers = charts[runs]
+            charts[runs] = _layers(item["entry"], energy), _curves(item["entry"], records_dir, files)
+        layers, curves = charts[runs]
         if layers:
             files.write(f"plots/{item['slug']}-layers.svg", layers)
-        curves = _curves(item["entry"], records_dir, files)
         if curves:
             files.write(f"plots/{item['slug']}-curves.svg", curves)
         page = env.get_template("entry.html").render(item=item, layers=bool(layers), curves=bool(curves),
