@@ -20,6 +20,12 @@ folder, without its weights (``*.pt``), is packed into
     python studies/board/gpu_grid.py --grid board,study --out $OUT --deadline 480
 
 Unpack on the CPU side with ``cat runs.tar.gz.part-* | tar xz``.
+
+The same script is the CPU queue (one run at a time, 2 threads, in a given order); called again on the
+same ``--work`` folder it skips finished runs and resumes cut-off ones:
+
+    python studies/board/gpu_grid.py --grid board --device cpu --workers 1 --threads 2 --keep-order \
+        --only sdm-tsm-s0,sdm-if-s0 --work /work/queue/work --out /work/queue/out --deadline 1e9
 """
 from __future__ import annotations
 
@@ -71,9 +77,18 @@ def study() -> list:
 
 
 def launch(key: str, args: list, work: Path, a: argparse.Namespace, logs: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sdmbench", "run", *COMMON, "--preset", a.preset, "--threads", str(a.threads), *args, "--device", a.device,
-           "--data-root", a.data_root, "--results-dir", str(work / key)]
-    log = open(logs / f"{key}.log", "w")
+    """Start run ``key``; where a cut-off folder of it survives (``.incomplete``), resume that one instead.
+
+    A resumed run loses at most its last ``checkpoint_every`` steps (issue 33, item 3)."""
+    cut = sorted((work / key).glob("*.incomplete"))
+    data = ["--data-root", a.data_root] if a.data_root else []
+    if cut:
+        cmd = [sys.executable, "-m", "sdmbench", "run", "--resume", str(cut[-1]), "--threads", str(a.threads),
+               "--device", a.device, *data]
+    else:
+        cmd = [sys.executable, "-m", "sdmbench", "run", *COMMON, "--preset", a.preset, "--threads", str(a.threads),
+               *args, "--device", a.device, *data, "--results-dir", str(work / key)]
+    log = open(logs / f"{key}.log", "a")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="120"))
 
@@ -110,7 +125,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--grid", default="board,study")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--data-root", default=None, help="default: sdmbench's own search (the Debian package)")
     ap.add_argument("--workers", type=int, default=7)
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (a CPU queue: 2)")
@@ -127,6 +142,7 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     runs = [r for g in a.grid.split(",") for r in {"board": board, "study": study}[g]()]
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
+    runs = [r for r in runs if not any(d.parent.name == r[0] for d in finished(work))]  # a second call goes on
     order = a.only.split(",") if a.only else []
     queue = sorted(runs, key=lambda r: order.index(r[0]) if a.keep_order else -r[1])  # longest first
     running: dict = {}
