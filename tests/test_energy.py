@@ -17,8 +17,37 @@ def spikes_3x3(*on):
     return x
 
 
+class Fire(nn.Module):
+    """A neuron that emits its input (already 0 or one value): spikes by provenance, for hand-made maps."""
+
+    def __init__(self):
+        super().__init__()
+        setattr(self, NEURON_TAG, True)
+
+    def forward(self, x):
+        return x.clone()
+
+
+def fed_spikes(layer: nn.Module) -> nn.Module:
+    return nn.Sequential(Fire(), layer)
+
+
+def reach(x: torch.Tensor, kernel: int, padding: int) -> int:
+    """Sum over nonzero inputs of the outputs their window reaches (per output channel), by brute force."""
+    hits = 0
+    h, w = x.shape[-2:]
+    for c in range(x.shape[1]):
+        for i in range(h):
+            for j in range(w):
+                if x[0, c, i, j]:
+                    rows = [r for r in range(h + 2 * padding - kernel + 1) if r <= i + padding < r + kernel]
+                    cols = [q for q in range(w + 2 * padding - kernel + 1) if q <= j + padding < q + kernel]
+                    hits += len(rows) * len(cols)
+    return hits
+
+
 def test_sops_count_each_spike_times_the_outputs_it_reaches():
-    conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
+    conv = fed_spikes(nn.Conv2d(1, 2, 3, padding=1, bias=False))
     # centre spike reaches all 9 outputs of each of 2 channels (18); the corner one reaches 4 (8)
     with EnergyCounter(conv) as counter:
         conv(spikes_3x3((1, 1), (0, 0)))
@@ -28,7 +57,7 @@ def test_sops_count_each_spike_times_the_outputs_it_reaches():
 
 
 def test_strided_convolution_fan_out_honours_stride_and_borders():
-    conv = nn.Conv2d(1, 3, 3, stride=2, padding=1)
+    conv = fed_spikes(nn.Conv2d(1, 3, 3, stride=2, padding=1))
     x = torch.zeros(1, 1, 4, 4)
     x[0, 0, 1, 1] = 1  # inside the windows of outputs (0,0), (0,1), (1,0), (1,1)
     x[0, 0, 3, 3] = 1  # inside the window of output (1,1) only
@@ -38,7 +67,7 @@ def test_strided_convolution_fan_out_honours_stride_and_borders():
 
 
 def test_real_inputs_count_macs_and_spikes_count_sops_in_one_network():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(18, 4))
+    net = nn.Sequential(Fire(), nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(18, 4))
     with EnergyCounter(net) as counter:
         net(spikes_3x3((1, 1), (0, 0)))  # conv: 26 SOPs; linear gets real values: 4 x 18 MACs
     total = counter.total()
@@ -46,31 +75,49 @@ def test_real_inputs_count_macs_and_spikes_count_sops_in_one_network():
     assert math.isclose(FP32_COMPUTE.price(counter.layers).total_j * 1e12, 26 * 0.9 + 72 * 4.6)  # 354.6
 
 
-def test_spikes_of_one_shared_value_count_as_sops_and_two_values_as_macs():
+def test_spikes_of_one_shared_value_count_as_sops():
     # a converted IF neuron emits theta * s: the accumulates of theta * w, theta folded into the weights
-    conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
+    conv = fed_spikes(nn.Conv2d(1, 2, 3, padding=1, bias=False))
     with EnergyCounter(conv) as counter:
         conv(1.5 * spikes_3x3((1, 1), (0, 0)))
     assert (counter.total().acs, counter.total().macs) == (26, 0)
-    two_values = spikes_3x3((1, 1), (0, 0))
-    two_values[0, 0, 0, 0] = 0.5
+
+
+def test_zeros_and_ones_that_no_neuron_emitted_are_real_values_and_cost_macs():
+    # spikes by provenance, not by value: the sinusoidal time embedding at t = 0 is all 0 and 1
+    conv = nn.Conv2d(1, 2, 3, padding=1, bias=False)
     with EnergyCounter(conv) as counter:
-        conv(two_values)
+        conv(spikes_3x3((1, 1), (0, 0)))
     assert (counter.total().acs, counter.total().macs) == (0, 2 * 9 * 9)
 
 
-def test_spike_test_rejects_negative_values_in_and_beyond_the_first_elements_it_reads_first():
-    from sdmbench.energy.synapses import HEAD, spike_value
+class Carried(nn.Module):
+    """Spikes moved about before a convolution: view, concatenation, nearest up-sampling, max pooling,
+    zero padding and a positive gain keep them spikes."""
 
-    spikes = torch.zeros(2 * HEAD)
-    spikes[::7] = 0.25
-    assert spike_value(spikes) == 0.25 and spike_value(torch.zeros(5)) == 0.0
-    assert spike_value(torch.full((8,), -1.0)) is None  # one shared value, but negative
-    late = spikes.clone()
-    late[HEAD + 3] = -0.25  # the head is a spike map; the full pass finds the negative value
-    assert spike_value(late) is None
-    late[HEAD + 3] = 0.5  # a second positive value beyond the head
-    assert spike_value(late) is None
+    def __init__(self):
+        super().__init__()
+        self.fire, self.conv = Fire(), nn.Conv2d(2, 3, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        s = self.fire(x)
+        s = torch.cat([s, s.flip(-1).contiguous()[:, :, :, :]], dim=1)  # flip is not a carrier
+        return self.conv(s)
+
+
+def test_spike_provenance_survives_operations_that_only_move_spikes():
+    x = spikes_3x3((1, 1), (0, 2), (2, 0))
+    ups = nn.Sequential(Fire(), nn.Upsample(scale_factor=2), nn.ZeroPad2d(1), nn.MaxPool2d(2),
+                        nn.Flatten(0, 1), nn.Unflatten(0, (1, 1)), nn.Conv2d(1, 3, 3, padding=1, bias=False))
+    with EnergyCounter(ups) as counter:
+        ups(x)
+    moved = torch.nn.functional.max_pool2d(torch.nn.functional.pad(
+        torch.nn.functional.interpolate(x, scale_factor=2), (1, 1, 1, 1)), 2)
+    assert (counter.total().acs, counter.total().macs) == (3 * reach(moved, 3, 1), 0)
+    flipped = Carried()
+    with EnergyCounter(flipped) as counter:
+        flipped(x)  # torch.flip makes a new map no carrier vouches for: the concatenation is real-valued
+    assert counter.total().acs == 0 and counter.total().macs == 3 * 9 * 2 * 9
 
 
 def test_dense_convolution_macs_are_outputs_times_kernel_volume():
@@ -81,14 +128,14 @@ def test_dense_convolution_macs_are_outputs_times_kernel_volume():
 
 
 def test_linear_fed_spikes_counts_each_spike_times_out_features():
-    lin = nn.Linear(5, 3)
+    lin = fed_spikes(nn.Linear(5, 3))
     with EnergyCounter(lin) as counter:
         lin(torch.tensor([[1.0, 0, 1, 1, 0]]))
     assert counter.total().acs == 9
 
 
 def test_transposed_convolution_fed_spikes_counts_exact_reach():
-    deconv = nn.ConvTranspose2d(1, 2, 2, stride=2)
+    deconv = fed_spikes(nn.ConvTranspose2d(1, 2, 2, stride=2))
     x = torch.zeros(1, 1, 2, 2)
     x[0, 0, 0, 0] = 1  # each input scatters into a 2x2 block: 4 outputs x 2 channels
     with EnergyCounter(deconv) as counter:

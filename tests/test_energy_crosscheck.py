@@ -89,3 +89,24 @@ def test_the_spiking_diffusion_denoiser_counts_as_spikingjelly_counts_it():
     tokens = torch.randint(0, 17, (3, 4, 4))
     totals = assert_same_counts(net, tokens, torch.tensor([1, 8, 16]))
     assert totals["acs"] > 0
+
+
+def test_the_ann_twin_at_t_0_counts_its_all_0_and_1_time_embedding_as_macs():
+    # sin(0) = 0 and cos(0) = 1: a value test would call the embedding spikes; no neuron emitted it
+    net = backbone("sdm-unet", None, **UNET)
+    counts = ours(net, torch.randn(3, 1, 8, 8), torch.zeros(3, dtype=torch.long))
+    first = net.time_embedding.mlp[0]
+    assert counts["time_embedding.mlp.0"] == {"macs": 3 * first.in_features * first.out_features, "acs": 0}
+    assert sum(c["acs"] for c in counts.values()) == 0
+
+
+def test_a_real_input_the_same_at_every_step_is_computed_and_counted_once():
+    # Spiking-Diffusion's direct encoding, its spike generator and its denoiser's first layer: as sdm's stem
+    sdid = backbone("sdid", "lif", T=4, num_codes=16, num_tokens=16, widths=(8, 8, 16, 16, 8))
+    counts = ours(sdid, torch.randint(0, 17, (3, 4, 4)), torch.tensor([1, 8, 16]))
+    assert counts["layers.0.conv"]["macs"] == 3 * (8 * 4 * 4) * (2 * 9)  # B, not T x B, samples
+    vq = backbone("vq-svae", "lif", T=4, img_size=16, num_codes=16, code_dim=4, widths=(8, 8))
+    with torch.no_grad(), EnergyCounter(vq) as counter:
+        vq.decode(vq.encode(torch.randn(3, 1, 16, 16)))
+    assert counter.layers["encoder.0.conv"].counts.macs == 3 * (8 * 8 * 8) * (1 * 9)
+    assert counter.layers["spike_generator.conv"].counts.macs == 3 * (4 * 4 * 4) * 4

@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 
 from sdmbench.energy import EnergyCounter, price_all
+from sdmbench.energy.counter import COUNTING
 from sdmbench.energy.counts import ACCESSES, per_image
 from sdmbench.energy.model import registered_models
 from sdmbench.scoring.metric import Metric, Scores, ScoringContext
@@ -63,7 +64,7 @@ class Energy(Metric):
             "memory_accesses_per_image": sum(getattr(total, a) for a in ACCESSES),
             "mean_firing_rate": (sum(rates.values()) / len(rates)) if rates else None,
         }
-        details = {"energy_model": default, "models": energies, "counts": total.as_dict(),
+        details = {"counting": COUNTING, "energy_model": default, "models": energies, "counts": total.as_dict(),
                    "layers": {n: layer.as_dict(images) for n, layer in self.counter.layers.items()},
                    "firing_rates": rates, "observed_images": images, "steps": steps,
                    "per_step": self._per_step(images), "batches": len(self.counter.batches)}

@@ -36,11 +36,9 @@ class SDID(nn.Module):
         """``tokens: [B, h, w]`` (long, K = mask), ``t: [B]`` -> logits ``[B, K, h, w]``."""
         x = torch.stack([tokens.float() / self.num_codes,
                          (t.float() / self.num_tokens).view(-1, 1, 1).expand(tokens.shape)], dim=1)
-        h = x.unsqueeze(0).expand(self.T, *x.shape)
-        first = None
-        for layer in self.layers:
+        first = h = self.layers[0](x, steps=self.T)  # the same real input at every step: computed once
+        for layer in self.layers[1:]:
             h = layer(h)
-            first = h if first is None else first
         logits = self.out(fold(torch.cat([h, first], dim=2)))
         return unfold(logits, self.T).mean(0)
 

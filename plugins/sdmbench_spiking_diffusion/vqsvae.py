@@ -1,7 +1,8 @@
 """VQ-SVAE: the spiking VQ-VAE of Spiking-Diffusion (Liu et al. 2023).
 
 Shapes for a 28x28 image and T steps (the image in [-1, 1] is halved to
-[-0.5, 0.5] and repeated T times: direct encoding)::
+[-0.5, 0.5] and repeated T times: direct encoding; a layer fed the same real
+input at every step computes it once and repeats its output)::
 
     encoder  conv3x3/2 (C->32) BN neuron, conv3x3/2 (32->64) BN neuron,
              conv1x1 (64->D) BN neuron                       -> spikes s [T, B, D, 7, 7]
@@ -48,13 +49,21 @@ def psp(x: torch.Tensor, tau_s: float = 2.0) -> torch.Tensor:
 
 
 class SpikingConv(nn.Module):
-    """``[T, B, ...]`` -> conv (or transposed conv) -> BN -> neuron, folded over T."""
+    """``[T, B, ...]`` -> conv (or transposed conv) -> BN -> neuron, folded over T.
+
+    ``forward(x, steps=T)`` takes a real-valued ``[B, ...]`` that is the same at every one of T steps
+    (direct encoding): conv and BN run once (one copy has the batch statistics of T copies) and their
+    output is repeated over T for the neuron, so the network computes, and the energy counter counts,
+    the real-valued layer once, as the spiking U-Net's stem does."""
 
     def __init__(self, conv: nn.Module, neuron):
         super().__init__()
         self.conv, self.bn, self.neuron = conv, nn.BatchNorm2d(conv.out_channels), neuron()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        if steps is not None:
+            y = self.bn(self.conv(x))
+            return self.neuron(y.unsqueeze(0).expand(steps, *y.shape))
         return self.neuron(unfold(self.bn(self.conv(fold(x))), x.shape[0]))
 
 
@@ -86,14 +95,14 @@ class VQSVAE(nn.Module):
 
     def encode_spikes(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] ``[B, C, H, W]`` -> encoder spikes ``[T, B, D, h, w]``."""
-        return self.encoder((x / 2).unsqueeze(0).expand(self.T, *x.shape))
+        return self.encoder[1:](self.encoder[0](x / 2, steps=self.T))
 
     def features(self, spikes: torch.Tensor) -> torch.Tensor:
         return (1 - self.alpha) * membrane_readout(spikes) + self.alpha * spikes.mean(0)
 
     def decode_codes(self, q: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Code vectors ``[B, D, h, w]`` -> (images in [-1, 1], generated spikes)."""
-        spikes = self.spike_generator(q.unsqueeze(0).expand(self.T, *q.shape))
+        spikes = self.spike_generator(q, steps=self.T)
         h = self.decoder(spikes)
         y = unfold(self.head(fold(h)), self.T)
         return torch.tanh(membrane_readout(y)), spikes

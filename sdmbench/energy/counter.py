@@ -6,11 +6,15 @@ counter; enter it again for the next batch (every batch of the sampling
 pass is observed). What is counted is written in :mod:`sdmbench.energy.counts`.
 
 Synaptic accumulates are exact (:mod:`sdmbench.energy.synapses`): a spike
-map feeding a convolution costs ``sum over spikes of their fan-out``. An
-input counts as spikes when every element is 0 or one shared value ``c`` (a
-converted IF neuron's spikes ``c = v_th``, folded into the weights); a
-neuron's output is spikes without a test, its spikes per position taken
-once when it fires.
+map feeding a convolution costs ``sum over spikes of their fan-out``.
+Spikes are decided by provenance, never by value: an input is a spike map
+when it is a neuron's output of this call (values 0 and ``c``: ``c = v_th``
+for a converted IF neuron, folded into the weights), or was made from
+spike maps alone by an operation that moves or selects values without
+changing them (views, concatenation, nearest up-sampling, max pooling,
+zero padding, a positive scalar gain: :data:`CARRIERS`). Everything else is
+real-valued and costs MACs, even when its values happen to be 0 and 1 (the
+sinusoidal time embedding at t = 0, an all-masked token map).
 
 Beside the per-layer counts the counter keeps, for every call of the
 observed network (one denoising step; the ``i``-th call of every batch is
@@ -25,10 +29,11 @@ from typing import Dict, List
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 from sdmbench.energy.counts import Counts, Layer
-from sdmbench.energy.synapses import conv_acs, dense_macs, outputs, spike_counts, spike_value
+from sdmbench.energy.synapses import conv_acs, dense_macs, outputs, spike_counts
 from sdmbench.neuron import Swish, is_neuron
 
 SYNAPTIC = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
@@ -37,30 +42,68 @@ ACTIVATION = (nn.SiLU, nn.ReLU, nn.GELU, Swish)
 ADDITIONS = {torch.add, torch.Tensor.add, torch.Tensor.__add__, torch.Tensor.__radd__, torch.Tensor.__iadd__,
              torch.sub, torch.Tensor.sub, torch.Tensor.__sub__, torch.Tensor.__rsub__, torch.Tensor.__isub__}
 ADDITIONS_LAYER = "(additions)"
+#: the counting rules records carry (``details.energy.counting``): 2 = spikes by provenance (2026-12-04);
+#: records without it recognised spikes by value
+COUNTING = 2
+_T = torch.Tensor
+# operations whose output holds only values of their (spike-map) inputs, in the same places or moved
+CARRIERS = {_T.view, _T.view_as, _T.reshape, _T.reshape_as, _T.flatten, _T.unflatten, _T.permute, _T.transpose,
+            _T.movedim, _T.squeeze, _T.unsqueeze, _T.contiguous, _T.clone, _T.detach, _T.__getitem__, _T.expand,
+            _T.expand_as, _T.repeat, _T.chunk, _T.split, _T.unbind, _T.narrow, _T.to, _T.float, _T.type_as,
+            torch.flatten, torch.reshape, torch.permute, torch.transpose, torch.movedim, torch.squeeze,
+            torch.unsqueeze, torch.clone, torch.chunk, torch.split, torch.unbind, torch.narrow, torch.cat,
+            torch.concat, torch.stack, F.max_pool1d, F.max_pool2d, F.pad}
+SCALINGS = {_T.mul, _T.__mul__, _T.__rmul__, torch.mul}  # times a positive number: spikes of another value
 
 
-class _Additions(TorchFunctionMode):
-    """Counts tensor + tensor (and -) inside a call of the observed network, outside its counted layers
-    (the sampler's own arithmetic between calls is not the network's)."""
+class _Flow(TorchFunctionMode):
+    """Inside a call of the observed network: counts tensor + tensor (and -) outside its counted layers
+    (the sampler's own arithmetic between calls is not the network's), and carries spike provenance
+    through :data:`CARRIERS`."""
 
     def __init__(self, counter: "EnergyCounter"):
         super().__init__()
         self.counter = counter
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if func in ADDITIONS and self.counter._step >= 0 and not self.counter._inside and len(args) >= 2 \
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        counter = self.counter
+        if counter._step < 0:
+            return out
+        if counter.additions and func in ADDITIONS and not counter._inside and len(args) >= 2 \
                 and all(isinstance(a, torch.Tensor) and a.numel() > 1 for a in args[:2]):
-            self.counter._add(ADDITIONS_LAYER, "add", Counts(
+            counter._add(ADDITIONS_LAYER, "add", Counts(
                 adds=out.numel(), activation_reads=2 * out.numel(), activation_writes=out.numel()))
+        elif _carries_spikes(func, args, kwargs, counter._is_spike_map):
+            for o in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(o, torch.Tensor):
+                    counter._spike_maps[id(o)] = (weakref.ref(o), None)
         return out
+
+
+def _carries_spikes(func, args, kwargs, is_spikes) -> bool:
+    """Whether ``func(*args)`` makes a spike map: a carrier of spike maps only, or a spike map times a
+    positive number; nearest up-sampling and zero padding only."""
+    if func is F.interpolate:
+        return kwargs.get("mode", args[3] if len(args) > 3 else "nearest") == "nearest" and is_spikes(args[0])
+    if func is F.pad and (kwargs.get("value", args[3] if len(args) > 3 else 0) or 0) != 0:
+        return False
+    if func in SCALINGS and len(args) == 2:
+        tensor, number = (args[0], args[1]) if isinstance(args[0], torch.Tensor) else (args[1], args[0])
+        return isinstance(number, (int, float)) and number > 0 and is_spikes(tensor)
+    if func not in CARRIERS or not args:
+        return False
+    first = args[0]
+    tensors = first if isinstance(first, (tuple, list)) else [first]
+    return bool(tensors) and all(isinstance(t, torch.Tensor) and is_spikes(t) for t in tensors)
 
 
 class EnergyCounter:
     """Per-layer, per-step and per-batch counts of the passes run inside ``with counter:``."""
 
     def __init__(self, model: nn.Module, additions: bool = True):
-        """``additions=False`` leaves out the function mode (and the additions between layers it counts)."""
+        """``additions=False`` leaves out the additions between layers (spike provenance is still carried)."""
         self.model = model
         self.additions = additions
         self.layers: "OrderedDict[str, Layer]" = OrderedDict()
@@ -86,14 +129,12 @@ class EnergyCounter:
         for root in self._roots():
             self._handles.append(root.register_forward_pre_hook(self._begin_step))
             self._handles.append(root.register_forward_hook(self._end_step))
-        self._mode = _Additions(self) if self.additions else None
-        if self._mode is not None:
-            self._mode.__enter__()
+        self._mode = _Flow(self)
+        self._mode.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._mode is not None:
-            self._mode.__exit__(*exc)
+        self._mode.__exit__(*exc)
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -125,14 +166,22 @@ class EnergyCounter:
         self._step = -1
         self._spike_maps.clear()
 
+    def _is_spike_map(self, x: torch.Tensor) -> bool:
+        for t in (x, x._base):
+            ref = self._spike_maps.get(id(t), (None, None))[0] if t is not None else None
+            if ref is not None and ref() is t:
+                return True
+        return False
+
     def _known_spikes(self, x: torch.Tensor):
-        """Spikes per position of ``x`` when it is (a view of) a neuron's output of this call, else None
-        (a neuron's output needs no spike test, and its counts were taken when it fired)."""
+        """Spikes per position of ``x`` when it is a spike map by provenance (a neuron's output of this
+        call, or made from such by a carrier), else None. A neuron's own counts were taken when it fired."""
         for t in (x, x._base):
             ref, per_position = self._spike_maps.get(id(t), (None, None)) if t is not None else (None, None)
             if ref is not None and ref() is t:
                 spatial = x.shape[2:] if x.dim() > 2 else x.shape[-1:]
-                return per_position if per_position.shape == spatial else spike_counts(x)
+                return per_position if per_position is not None and per_position.shape == spatial \
+                    else spike_counts(x)
         return None
 
     def _add(self, name: str, kind: str, counts: Counts, **size) -> Layer:
@@ -161,9 +210,6 @@ class EnergyCounter:
             written = outputs(module, x, output)
             counts = Counts(weight_reads=weights * leading, activation_writes=written)
             per_position = self._known_spikes(x)
-            if per_position is None:
-                c = spike_value(x)
-                per_position = None if c is None else spike_counts(x, c)
             spiking = per_position is not None
             if spiking:
                 fired = int(per_position.sum())

@@ -1,9 +1,9 @@
-"""What one synaptic call (Conv1d/2d, ConvTranspose2d, Linear) does: the
-spike test, exact synaptic accumulates, MACs and outputs.
+"""What one synaptic call (Conv1d/2d, ConvTranspose2d, Linear) does: exact
+synaptic accumulates, MACs and outputs.
 
-An input counts as spikes when every element is 0 or one shared positive
-value ``c`` (1 for plain spikes; ``c = v_th`` for a converted IF neuron,
-folded into the weights). The accumulates of a convolution fed spikes are
+A spike map (decided by provenance, :mod:`sdmbench.energy.counter`) holds
+0 and one shared positive value ``c`` (1 for plain spikes; ``c = v_th`` for
+a converted IF neuron, folded into the weights). The accumulates of a convolution fed spikes are
 ``sum over spikes of their fan-out`` (the outputs each reaches, borders,
 stride and transposition honoured, times C_out / groups). Fan-out depends
 on the position only, so with ``S(p)`` the spikes at position ``p`` summed
@@ -18,26 +18,6 @@ from typing import Optional
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-HEAD = 4096  # elements looked at first: real-valued inputs are told apart from spikes without a full pass
-
-
-def spike_value(x: torch.Tensor) -> Optional[float]:
-    """``c`` when every element of ``x`` is 0 or one shared positive value ``c``; 0.0 when all are 0;
-    None when ``x`` is not a spike map."""
-    flat = x.reshape(-1)
-    if flat.numel() == 0:
-        return 0.0
-    head = flat[:HEAD]
-    low, high = torch.aminmax(head)
-    if float(low) < 0:  # spikes are never negative: most real-valued maps stop here, in one reduction
-        return None
-    if not bool(torch.logical_or(head == 0, head == high).all()):
-        return None
-    c = flat.amax()  # >= the head's minimum, which is >= 0
-    if not bool(torch.logical_or(flat == 0, flat == c).all()):
-        return None
-    return float(c)
 
 
 def spike_counts(x: torch.Tensor, c: Optional[float] = None) -> torch.Tensor:
