@@ -54,6 +54,7 @@ class RunConfig:
     bn_batches: int = 20  # training batches that recompute the EMA model's BatchNorm statistics
     checkpoint_every: int = 100  # optimiser steps between mid-stage checkpoints (0: none)
     log_every: int = 10  # optimiser steps between rows of the training curve (train_log.csv, TensorBoard)
+    sample_every: int = 0  # optimiser steps between 8x8 sample grids in TensorBoard (0: none; presets set it)
     init_from: Optional[str] = None  # a finished run whose weights this run fine-tunes (TSM)
     options: Dict[str, Any] = field(default_factory=dict)  # the model's own settings (ModelRecipe.options)
     sync_bn: bool = True  # under torchrun: BatchNorm statistics over all ranks' batches
@@ -210,6 +211,7 @@ def validate(c: RunConfig) -> None:
         (c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got '{c.precision}'"),
         (c.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {c.checkpoint_every}"),
         (c.log_every >= 1, f"log_every must be at least 1 step, got {c.log_every}"),
+        (c.sample_every >= 0, f"sample_every must be >= 0 steps (0: no sample grids), got {c.sample_every}"),
     ]
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     for stage, overrides in c.stages.items():

@@ -17,8 +17,13 @@ duplicate steps.
 
 When the ``tensorboard`` package is installed the same scalars go to
 TensorBoard event files under ``<run folder>/tensorboard/`` (tag
-``<stage>/<column>``), with the run's config as text (``<stage>/config``). A log that cannot be written (read-only folder, full
-disk) says so once and training goes on: the checkpoint is what matters.
+``<stage>/<column>``), with the run's config as text (``<stage>/config``)
+and, every ``sample_every`` steps (0: never; the quick and paper presets set
+it), an 8 x 8 grid of the stage's samples (``<stage>/samples``: the EMA
+weights with the run's sampler, the same noise at every grid, so the grids
+show the model change and nothing else). A log that cannot be written
+(read-only folder, full disk) or a grid that cannot be sampled says so once
+and training goes on: the checkpoint is what matters.
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ import os
 import time
 from pathlib import Path
 from typing import Callable, List, Optional
+
+import torch
+from torchvision.utils import make_grid
 
 LOG_FILE = "train_log.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -66,10 +74,12 @@ class CurveLog:
     """The curve of one training stage, appended as it trains (see the module docstring)."""
 
     def __init__(self, run_dir: Path, stage: str, every: int, resume_dir: Optional[Path] = None,
-                 log: Callable[[str], None] = print, config: Optional[dict] = None):
+                 log: Callable[[str], None] = print, config: Optional[dict] = None,
+                 preview: Optional[Callable[[], "torch.Tensor"]] = None, sample_every: int = 0):
         self.path, self.stage, self.every, self.say = run_dir / LOG_FILE, stage, max(1, every), log
         self.resume_dir, self.failed, self.writer = resume_dir, False, None
         self.tb_dir, self.config = run_dir / TENSORBOARD_DIR, config
+        self.preview, self.sample_every = preview, sample_every
 
     def start(self, first: int, batch_size: int) -> None:
         """Keep the rows before step ``first`` of this stage (and every other stage's), then log on."""
@@ -98,6 +108,21 @@ class CurveLog:
         self._guard(lambda: self._append(row))
         if self.writer is not None:
             self._guard(lambda: [self.writer.add_scalar(f"{self.stage}/{k}", row[k], step) for k in SCALARS])
+
+    def preview_at(self, step: int) -> None:
+        """After optimiser step ``step``: the stage's 8 x 8 sample grid, when one is due."""
+        if self.writer is None or self.preview is None or not self.sample_every or step % self.sample_every:
+            return
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):  # training's random streams untouched
+                images = self.preview().float().cpu()
+        except Exception as exc:  # a grid is a view of the run, never a reason to lose it
+            self.preview = None
+            self.say(f"note: cannot sample the TensorBoard grid at step {step} ({type(exc).__name__}: {exc}); "
+                     "training goes on without grids")
+            return
+        grid = make_grid((images.clamp(-1, 1) + 1) / 2, nrow=8, padding=1)
+        self._guard(lambda: self.writer.add_image(f"{self.stage}/samples", grid, step))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -30,7 +30,7 @@ IDENTITY = ("model", "neuron", "dataset", "preset", "options")
 #: config fields that do not shape the method: the seed, the machine, and the scoring (the protocol's)
 NOT_METHOD = ("seed", "device", "threads", "data_root", "results_dir", "checkpoint_every", "sample_batch_size",
               "divergence_factor", "sync_bn", "init_from", "inception_weights", "extractor", "metrics",
-              "num_samples", "reference_images", "study")
+              "num_samples", "reference_images", "study", "log_every", "sample_every")
 #: values read from the protocol's scores, and values of the run's own sampling pass (the same in every view)
 QUALITY = ("fid", "kid", "precision", "recall")
 GENERATION = ("energy_per_image_mj", "mean_firing_rate")

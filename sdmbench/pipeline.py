@@ -32,6 +32,7 @@ from sdmbench.data import ImageData
 from sdmbench.errors import UsageError
 from sdmbench.neuron import neuron_maker
 
+PREVIEW_IMAGES = 64  # an 8 x 8 grid
 TRAIN_THRESHOLD = 1.0  # v_th while training; --threshold changes it at inference only (SDM's threshold guidance)
 
 
@@ -51,14 +52,16 @@ class RunContext:
     run_dir: Optional[Path] = None  # where mid-stage checkpoints go
     resume_dir: Optional[Path] = None  # a run folder whose mid-stage checkpoints are continued
 
-    def checkpoint(self, stage: str, modules: Dict[str, nn.Module]) -> Optional[StepCheckpoint]:
-        """The mid-stage checkpoint of ``stage`` over ``modules`` (None outside a run folder)."""
+    def checkpoint(self, stage: str, modules: Dict[str, nn.Module],
+                   preview: Optional[Callable[[], torch.Tensor]] = None) -> Optional[StepCheckpoint]:
+        """The mid-stage checkpoint of ``stage`` over ``modules`` (None outside a run folder); ``preview()``
+        samples the images of the stage's TensorBoard grid every ``sample_every`` steps."""
         if self.run_dir is None:
             return None
         name = f"checkpoint-{stage}.pt"
         source = self.resume_dir / name if self.resume_dir is not None else None
         curve = CurveLog(self.run_dir, stage, self.config.log_every, self.resume_dir, self.log,
-                         config=self.config.to_dict())
+                         config=self.config.to_dict(), preview=preview, sample_every=self.config.sample_every)
         return StepCheckpoint(self.run_dir / name, self.config.checkpoint_every, modules, self.generator,
                               resume_from=source, curve=curve)
 
@@ -151,8 +154,9 @@ class DiffusionPipeline(Pipeline):
         ctx = self.ctx
         ema = self._init_from(Path(ctx.config.init_from)) if ctx.config.init_from else None
         self.ema, stats = train(self.backbone, self.process, ctx.data, ctx.config, ctx.device, ctx.generator,
-                                ctx.progress, ema=ema, checkpoint=lambda modules: ctx.checkpoint(stage, modules),
-                                description=self.describe(stage))
+                                ctx.progress, ema=ema, description=self.describe(stage),
+                                checkpoint=lambda modules: ctx.checkpoint(
+                                    stage, modules, preview=lambda: self.preview(modules["ema"])))
         out = stats.as_dict()
         if ctx.config.init_from:
             out["init_from"] = ctx.config.init_from
@@ -212,6 +216,14 @@ class DiffusionPipeline(Pipeline):
             gen = torch.Generator().manual_seed(c.seed + 2)
             x0 = self.ctx.data.random_batch(self.process.moment_images, gen).to(self.ctx.device)
             self._moments = self.process.moments(self.generator_module(), x0, c.sample_steps, gen)
+
+    def preview(self, model: nn.Module, n: int = PREVIEW_IMAGES) -> torch.Tensor:
+        """``n`` images of ``model`` (the EMA weights while they train) with the run's sampler, from a
+        generator of their own (the same noise at every grid, and training's generator untouched)."""
+        c, data = self.ctx.config, self.ctx.data
+        return self.process.sample(model, n, (data.channels, data.image_size, data.image_size), sampler=c.sampler,
+                                   steps=c.sample_steps, generator=torch.Generator().manual_seed(c.seed + 3),
+                                   device=self.ctx.device)
 
     def generate(self, n, generator, on_step=None):
         c, data = self.ctx.config, self.ctx.data

@@ -181,6 +181,8 @@ def optimise(parameters: Iterable[nn.Parameter], loss_fn: Callable[[int], Union[
             opt.step()
             if curve is not None and curve.due(step + 1, config.train_steps):
                 curve.row(step + 1, loss_value, name, value, smooth, learning_rate(config, step))
+            if curve is not None:
+                curve.preview_at(step + 1)
             if after_step is not None:
                 after_step(step)
             if checkpoint is not None and checkpoint.due(step + 1, config.train_steps):

@@ -12,7 +12,7 @@ from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 
 RUN = ["run", "--model", "sdm-ann", "--dataset", "mnist", "--split", "test", "--preset", "smoke",
        "--train-steps", "25", "--set", "log_every=4", "--num-samples", "8", "--set", "reference_images=64",
-       "--sample-steps", "2", "--metrics", "fid", "--threads", "1"]
+       "--sample-steps", "2", "--metrics", "fid", "--threads", "1", "--set", "sample_every=10"]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,55 @@ def test_tensorboard_holds_the_csv_losses_and_the_config(finished):
     assert all(abs(seen[s] - logged[s]) <= 1e-6 * abs(logged[s]) for s in seen)  # float32 in the event file
     [config] = events.Tensors("train/config/text_summary")
     assert b'"model": "sdm-ann"' in config.tensor_proto.string_val[0]
+
+
+@needs_shared_mnist
+def test_tensorboard_holds_an_8x8_sample_grid_every_sample_every_steps(finished):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(finished / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    grids = events.Images("train/samples")
+    assert [g.step for g in grids] == [10, 20]
+    side = 8 * (16 + 1) + 1  # 8 smoke images of 16 px a row, 1 px apart
+    assert all((g.width, g.height) == (side, side) for g in grids)
+
+
+@needs_shared_mnist
+def test_sampling_the_grids_leaves_training_exactly_as_it_was(finished, tmp_path):
+    # the grids draw from a generator of their own: the same run without them trains to the same losses
+    plain = RUN[:-2]
+    assert plain[-1] != "--set" and "sample_every=10" not in plain
+    code, _, err = run_cli(*plain, "--data-root", str(SHARED_DATA), "--results-dir", str(tmp_path))
+    assert code == 0, err
+    [run] = list(tmp_path.iterdir())
+    assert [r["loss"] for r in read_log(run / "train_log.csv")] == \
+        [r["loss"] for r in read_log(finished / "train_log.csv")]
+    assert not (run / "tensorboard").is_dir() or not _images(run)
+
+
+def _images(run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    return events.Tags()["images"]
+
+
+def test_a_grid_that_cannot_be_sampled_says_so_once_and_training_goes_on(tmp_path):
+    said = []
+
+    def broken():
+        raise RuntimeError("out of memory")
+
+    curve = CurveLog(tmp_path, "train", 1, log=said.append, preview=broken, sample_every=1)
+    curve.start(0, 8)
+    for step in range(1, 4):
+        curve.row(step, 0.5, "loss", 0.5, 0.5, 1e-3)
+        curve.preview_at(step)
+    curve.close()
+    assert len(said) == 1 and "cannot sample" in said[0] and "goes on" in said[0]
+    assert len(read_log(tmp_path / "train_log.csv")) == 3
 
 
 def test_a_log_that_cannot_be_written_says_so_once_and_training_goes_on(tmp_path):

@@ -25,12 +25,13 @@ QUICK = dict(COMMON, image_size=32, backbone=dict(ch=32, ch_mult=(1, 2, 2), num_
                                                   alpha_init=2.0),
              train_steps=800, batch_size=32, lr=1e-3, ema_decay=0.995,
              stages={"finetune": dict(train_steps=100, lr=1e-4)},
-             sampler="ddim", sample_steps=20, num_samples=1000, sample_batch_size=50, reference_images=10000)
+             sampler="ddim", sample_steps=20, num_samples=1000, sample_batch_size=50, reference_images=10000,
+             sample_every=200)
 PAPER = dict(COMMON, image_size=None, backbone=dict(ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, dropout=0.1),
              train_steps=500_000, batch_size=128, lr=2e-4, ema_decay=0.9999,
              stages={"finetune": dict(train_steps=20_000, lr=1e-5)},
              sampler="ddpm", sample_steps=1000, num_samples=50_000, sample_batch_size=500,
-             extractor="inception", reference_images=50_000)
+             extractor="inception", reference_images=50_000, sample_every=10_000)
 PRESETS = {"smoke": SMOKE, "quick": QUICK, "paper": PAPER}
 
 

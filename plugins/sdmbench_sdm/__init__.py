@@ -22,14 +22,14 @@ SMOKE = dict(image_size=16, backbone=dict(ch=16, ch_mult=(1, 2), num_res_blocks=
 QUICK = dict(image_size=32, backbone=dict(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, dropout=0.0),
              T=4, train_steps=2000, batch_size=16, lr=1e-3, ema_decay=0.995, precision="bf16",
              sampler="ddim", sample_steps=20, num_samples=1000, sample_batch_size=50,
-             reference_images=10000)
+             reference_images=10000, sample_every=500)
 PAPER = dict(image_size=None, backbone=dict(ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, dropout=0.1),
              T=4, train_steps=500_000, batch_size=128, lr=2e-4, ema_decay=0.9999,
              sampler="ddpm", sample_steps=1000, num_samples=50_000, sample_batch_size=500,
-             extractor="inception", reference_images=50_000)
+             extractor="inception", reference_images=50_000, sample_every=10_000)
 PRESETS = {"smoke": SMOKE, "quick": QUICK, "paper": PAPER}
 SPIKING_PRESETS = {"smoke": dict(SMOKE, neuron="if"),
-                   "quick": dict(QUICK, neuron="if", train_steps=1000, batch_size=32, lr=3e-3),
+                   "quick": dict(QUICK, neuron="if", train_steps=1000, batch_size=32, lr=3e-3, sample_every=250),
                    "paper": dict(PAPER, neuron="if")}
 
 

@@ -19,12 +19,12 @@ QUICK = dict(_COMMON, image_size=32, T=8,
              backbone=dict(autoencoder=dict(num_codes=128, code_dim=16, widths=(32, 64)),
                            denoiser=dict(widths=(32, 64, 128, 256, 128))),
              stages={"vq-svae": dict(train_steps=1500), "diffusion": dict(train_steps=1800)},
-             sample_steps=64, num_samples=1000, sample_batch_size=100, reference_images=10000)
+             sample_steps=64, num_samples=1000, sample_batch_size=100, reference_images=10000, sample_every=450)
 PAPER = dict(_COMMON, image_size=28, T=16,
              backbone=dict(autoencoder=dict(num_codes=128, code_dim=16), denoiser=dict()),
              stages={"vq-svae": dict(train_steps=187_500), "diffusion": dict(train_steps=375_000)},
              sample_steps=49, num_samples=50_000, sample_batch_size=500, extractor="inception",
-             reference_images=50_000)
+             reference_images=50_000, sample_every=10_000)
 
 
 @sdmbench.hookimpl

@@ -19,7 +19,7 @@ from torch import nn
 
 from sdmbench.data import to_unit
 from sdmbench.errors import unknown_name
-from sdmbench.pipeline import Pipeline, RunContext
+from sdmbench.pipeline import PREVIEW_IMAGES, Pipeline, RunContext
 from sdmbench.training import Watched, optimise
 
 from .quantizer import codebook_usage
@@ -72,7 +72,7 @@ class SpikingDiffusionPipeline(Pipeline):
                 return self.process.loss(den, tokens[idx].to(device), generator=gen)
 
             stats = optimise(den.parameters(), loss_fn, c, ctx.progress, "stage 2/2: discrete diffusion",
-                             c.weight_decay, checkpoint=ctx.checkpoint(stage, {"model": den}))
+                             c.weight_decay, checkpoint=ctx.checkpoint(stage, {"model": den}, preview=self.preview))
         return stats.as_dict()
 
     @torch.no_grad()
@@ -100,6 +100,19 @@ class SpikingDiffusionPipeline(Pipeline):
             self.denoiser.load_state_dict(state["model"])
 
     # -- generation -------------------------------------------------------------
+    def preview(self, n: int = PREVIEW_IMAGES) -> torch.Tensor:
+        """``n`` images of the denoiser as it trains (the TensorBoard grid), from a generator of their own."""
+        c, den = self.ctx.config, self.denoiser
+        training = den.training
+        den.eval()
+        try:
+            tokens = self.process.sample(den, n, self.grid, sampler=c.sampler, steps=c.sample_steps,
+                                         generator=torch.Generator().manual_seed(c.seed + 3), device=self.ctx.device,
+                                         temperature=c.temperature)
+            return self.autoencoder.eval().decode(tokens)
+        finally:
+            den.train(training)
+
     def generator_module(self) -> nn.Module:
         return self.both.to(self.ctx.device).eval()
 
