@@ -23,8 +23,8 @@ def build_backbone(config: RunConfig, shape: dict, plugins=None) -> nn.Module:
     """The backbone a diffusion run's config describes, at its inference threshold."""
     plugins = plugins or plugin_loader.get()
     recipe = plugins.model.get(config.model)()
-    neuron = plugins.neuron.get(config.neuron) if recipe.spiking else None
-    return pipeline.build_backbone(plugins, recipe.backbone, neuron, config.T if recipe.spiking else 1,
+    neuron = plugins.neuron.get(config.neuron) if config.spiking else None
+    return pipeline.build_backbone(plugins, recipe.backbone, neuron, config.time_steps,
                                    config.threshold, config.neuron_params, **shape)
 
 

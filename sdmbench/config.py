@@ -74,6 +74,18 @@ class RunConfig:
     threads: Optional[int] = None
     study: Optional[str] = None  # the named study a run belongs to (a sweep file's ``study``); not a setting
 
+    @property
+    def spiking(self) -> bool:
+        """Whether the model has spiking neurons. ``configure`` decides it once, from the model's recipe:
+        a spiking model gets a neuron (the preset's or the registry's default), an ANN none."""
+        return self.neuron is not None
+
+    @property
+    def time_steps(self) -> int:
+        """The time steps the network simulates: ``T`` for a spiking model, 1 for an ANN (whose ``T``
+        setting, a preset's, does not apply)."""
+        return self.T if self.spiking else 1
+
     def for_stage(self, stage: str) -> "RunConfig":
         """This config with the overrides of one training stage applied."""
         return dataclasses.replace(self, **self.stages.get(stage, {}))

@@ -56,6 +56,13 @@ def _saved(base: Dict[str, Any], recipe) -> Dict[str, Any]:
     return saved
 
 
+def spiking_settings_only_if_spiking(plugins, model: Optional[str], settings: Dict[str, Any]) -> Dict[str, Any]:
+    """``settings`` without ``neuron`` and ``T`` when ``model`` is an ANN (a grid's axes of those do not
+    apply to it: it has no neuron and runs with T = 1, as :func:`fill_names` decides)."""
+    recipe = plugins.model.get(model or plugins.model.default("model"))()
+    return settings if recipe.spiking else {k: v for k, v in settings.items() if k not in ("neuron", "T")}
+
+
 def fill_names(config: RunConfig, recipe, plugins) -> None:
     """Fill the plugin names nobody gave and check every name against its registry."""
     if config.dataset is None:
@@ -70,7 +77,7 @@ def fill_names(config: RunConfig, recipe, plugins) -> None:
         raise UsageError(f"model '{config.model}' has no spiking neurons, so --neuron {config.neuron} does not "
                          "apply; leave it out, or pick a spiking model (sdmbench plugins lists them)")
     else:
-        config.neuron = None  # an ANN has no neuron
+        config.neuron = None  # an ANN has no neuron: config.spiking is False and config.time_steps 1
     config.sampler = _sampler(config, recipe.process, plugins)
     config.extractor = plugins.extractor.get(
         config.extractor or plugins.extractor.default("feature extractor (--extractor)")).name

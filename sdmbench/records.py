@@ -58,10 +58,10 @@ def check_writable(folder: Path, what: str) -> None:
             from None
 
 
-def make_run_id(config, spiking: bool) -> str:
+def make_run_id(config) -> str:
     """``<model>[-<neuron>]-<dataset>-<preset>-<time>-<random>``."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    parts = [config.model] + ([config.neuron] if spiking else []) + [config.dataset, config.preset, stamp]
+    parts = [config.model] + ([config.neuron] if config.spiking else []) + [config.dataset, config.preset, stamp]
     return "-".join(parts + [uuid.uuid4().hex[:6]])
 
 
@@ -96,7 +96,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
     return finite({
         "schema_version": SCHEMA_VERSION, "run_id": run.run_id,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": c.model, "neuron": c.neuron if run.recipe.spiking else None, "dataset": protocol["dataset"],
+        "model": c.model, "neuron": c.neuron, "dataset": protocol["dataset"],
         "T": pipeline.ctx.T, "threshold": c.threshold, "train_threshold": TRAIN_THRESHOLD,
         "parameters": pipeline.parameters(), "config": c.to_dict(),
         "protocol": protocol, "protocol_key": protocol_key(protocol),

@@ -147,7 +147,7 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     allocator.tune()
     if config.threads:
         torch.set_num_threads(config.threads)
-    run_id = distributed.broadcast(make_run_id(config, recipe.spiking))
+    run_id = distributed.broadcast(make_run_id(config))
     tmp = prepare_results_dir(config, run_id) if world.main else Path(config.results_dir) / f"{run_id}.incomplete"
     if world.main:
         write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
@@ -198,10 +198,10 @@ def build_pipeline(run: Run):
     if world.main:
         distributed.barrier()
     run.timed("data_s", t0)
-    T = c.T if run.recipe.spiking else 1
+    T = c.time_steps
     check_sizes(c, data, run.device, T)  # before the model is built or named
     torch.manual_seed(c.seed)
-    neuron = run.plugins.neuron.get(c.neuron) if run.recipe.spiking else None
+    neuron = run.plugins.neuron.get(c.neuron) if c.spiking else None
     ctx = RunContext(config=c, plugins=run.plugins, recipe=run.recipe, neuron=neuron,
                      process=run.plugins.process.get(run.recipe.process), data=data, device=run.device,
                      generator=torch.Generator().manual_seed(c.seed), T=T,

@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from sdmbench.config import RunConfig, merge
 from sdmbench.config import results_dir as results_dir_of
-from sdmbench.configure import configure
+from sdmbench.configure import configure, spiking_settings_only_if_spiking
 from sdmbench.errors import UsageError
 
 try:
@@ -106,13 +106,13 @@ def load(path: Path, results_dir: Optional[str] = None, executor: Optional[str] 
     folder = results_dir or spec.get("results_dir")
     jobs, seen = [], set()
     for point in (p for grid in grids for p in _points(grid, path)):
-        config, spiking = _resolve(point, settings, folder, plugins, path, spec.get("study"))
+        config = _resolve(point, settings, folder, plugins, path, spec.get("study"))
         resolved = config.to_dict()
         key = repr(sorted(resolved.items()))
         if key in seen:  # e.g. an ANN under every neuron: one run
             continue
         seen.add(key)
-        jobs.append(Job(resolved, _label(config, point, spiking)))
+        jobs.append(Job(resolved, _label(config, point)))
     options = dict(spec.get("executor") or {})
     name = executor or options.pop("name", None) or plugins.executor.default("executor (--executor)")
     options.pop("name", None)  # when --executor named it
@@ -142,10 +142,7 @@ def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, p
     overrides = {"model": merged.pop("model", None), "preset": merged.pop("preset", None), "results_dir": folder,
                  "study": study}
     try:
-        recipe = plugins.model.get(overrides["model"] or plugins.model.default("model"))()
-        if not recipe.spiking:  # an ANN has no neuron and runs with T = 1: those axes do not multiply it
-            merged.pop("neuron", None)
-            merged.pop("T", None)
+        merged = spiking_settings_only_if_spiking(plugins, overrides["model"], merged)
         config = configure(plugins, overrides, merged)
         if scale is not None:
             if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
@@ -153,11 +150,11 @@ def _resolve(point: Dict[str, Any], settings: Dict[str, Any], folder, plugins, p
             config = configure(plugins, overrides, {**merged, "train_steps": max(1, round(scale * config.train_steps))})
     except UsageError as exc:
         raise UsageError(f"{path}: run {point}: {exc}") from None
-    return config, recipe.spiking
+    return config
 
 
-def _label(config: RunConfig, point: Dict[str, Any], spiking: bool) -> str:
-    parts = [config.model] + ([config.neuron, f"T{config.T}"] if spiking else [])
+def _label(config: RunConfig, point: Dict[str, Any]) -> str:
+    parts = [config.model] + ([config.neuron, f"T{config.T}"] if config.spiking else [])
     parts += [config.dataset, f"seed{config.seed}"]
     parts += [f"{k}={v}" for k, v in point.items() if k not in ("model", "neuron", "T", "dataset", "seed")]
     return " ".join(parts)

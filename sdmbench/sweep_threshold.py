@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+from sdmbench.config import RunConfig
 from sdmbench.configure import configure
 from sdmbench.errors import UsageError
 from sdmbench.records import check_writable, write_json_atomic
@@ -31,7 +32,7 @@ def sweep(run_dir: Path, values: Sequence[float], overrides: Dict[str, Any], plu
     from sdmbench.runner import check_saved_state, execute, saved_config
 
     base = saved_config(run_dir, "sweep-threshold")
-    if not plugins.model.get(base.get("model") or "?")().spiking:
+    if not RunConfig.from_dict(base).spiking:
         raise UsageError(f"threshold guidance needs a spiking model; {run_dir} is a '{base['model']}' run")
     if not any(run_dir.glob("stage-*.pt")):
         raise UsageError(f"sweep-threshold {run_dir}: no trained stage (stage-*.pt) there; pass a finished run")
