@@ -33,10 +33,10 @@ def load_backbone(run_dir: str | Path, weights: str = "ema", plugins=None) -> nn
 
     ``weights``: ``"ema"`` (what sdmbench samples with) or ``"model"`` (the raw
     trained weights). Spiking neurons use the run's inference threshold."""
-    from sdmbench.runner import saved_config
+    from sdmbench.records import read_config
 
     run_dir = Path(run_dir)
-    config = RunConfig.from_dict(saved_config(run_dir))
+    config = RunConfig.from_dict(read_config(run_dir, "load_backbone"))
     state = load_state(run_dir / STAGE_FILE, "cpu", "load_backbone")
     if weights not in ("ema", "model") or "shape" not in state:
         raise UsageError(f"{run_dir / STAGE_FILE} is not a diffusion backbone stage (weights 'ema' or 'model')")

@@ -78,13 +78,12 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
     """Check ``run_dir`` (finished, samples kept, scored under shipped extractors only), verify it, and copy
     what a board keeps into ``board/<run id>`` (atomically); ``(target, findings)``."""
     from sdmbench import verify
-    from sdmbench.records import RECORD_FILE, check_writable
-    from sdmbench.runner import read_run_file
+    from sdmbench.records import check_writable, read_record
     from sdmbench.scoring.protocol import is_local
 
     if run_dir.name.endswith(".incomplete"):
         raise UsageError(f"publish: {run_dir} is unfinished; finish it with sdmbench run --resume {run_dir}")
-    record = read_run_file(run_dir, RECORD_FILE, "publish")
+    record = read_record(run_dir, "publish")
     if not (run_dir / "samples.npz").is_file():
         raise UsageError(f"publish: {run_dir} keeps no samples.npz; a board publishes only runs it can re-derive")
     views = [record.get("protocol") or {}] + [r.get("protocol") or {} for r in record.get("rescores", [])]

@@ -10,6 +10,7 @@ import typer
 from sdmbench import plugins as plugin_loader
 from sdmbench.console import app, err, out, progress_bars, warn_failures
 from sdmbench.errors import UsageError
+from sdmbench.records import RECORD_FILE
 
 
 PRESET = "the preset's"
@@ -56,7 +57,8 @@ def run_cmd(
     """Train, sample, score and record one model."""
     from sdmbench.config import parse_settings
     from sdmbench.configure import configure
-    from sdmbench.runner import check_saved_state, execute, saved_config
+    from sdmbench.records import read_config as saved_config
+    from sdmbench.runner import check_saved_state, execute
 
     plugins = plugin_loader.get()
     warn_failures(plugins)
@@ -86,7 +88,7 @@ def run_cmd(
         overrides["results_dir"] = overrides["results_dir"] or str(resume.parent)
     chosen = parse_seeds(seeds, seed, resume or init_from)
     configs = [configure(plugins, dict(overrides, seed=s), parse_settings(settings), base=base) for s in chosen]
-    if resume is not None and not rerun and (resume / "record.json").is_file():
+    if resume is not None and not rerun and (resume / RECORD_FILE).is_file():
         _refuse_a_duplicate(resume, configs[0])
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
         for config in configs:
@@ -101,7 +103,7 @@ def run_cmd(
                              rerun=rerun)
         records.append(result.record)
         out.print(_summary(result.record))
-        out.print(f"record: {result.folder / 'record.json'}")
+        out.print(f"record: {result.folder / RECORD_FILE}")
         out.print(f"samples: {result.folder / 'samples.png'}")
     if len(records) > 1:
         out.print(_over_seeds(records))
@@ -114,7 +116,7 @@ WHERE = ("results_dir", "device", "threads", "data_root")
 def _refuse_a_duplicate(resume: Path, config) -> None:
     """``--resume`` of a finished run with nothing changed, into its own folder, would only copy it."""
     from sdmbench.config import RunConfig
-    from sdmbench.runner import saved_config
+    from sdmbench.records import read_config as saved_config
 
     saved = RunConfig.from_dict(saved_config(resume)).to_dict()
     new = config.to_dict()

@@ -9,7 +9,6 @@ measured rate (sampling and scoring not included).
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 from pathlib import Path
@@ -21,12 +20,11 @@ from rich.table import Table
 from sdmbench.console import app, out
 from sdmbench.curves import LOG_FILE, read_log
 from sdmbench.errors import UsageError
+from sdmbench.records import CONFIG_FILE, PID_FILE, read_config, read_record
 
 
 def alive(folder: Path) -> bool:
     """Whether the process named by the folder's ``run.pid`` runs on this host."""
-    from sdmbench.runner import PID_FILE
-
     try:
         pid, host = (folder / PID_FILE).read_text().split()
         if host != socket.gethostname():
@@ -48,13 +46,12 @@ def status(folder: Path) -> Dict[str, Any]:
     state = ("running" if alive(folder) else "incomplete") if unfinished else "done"
     if not unfinished:
         try:
-            record = json.loads((folder / "record.json").read_text())
-            state = "diverged" if record.get("diverged") else state
-        except (OSError, ValueError):
+            state = "diverged" if read_record(folder, "runs").get("diverged") else state
+        except UsageError:
             state = "unreadable"
     try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+        config = read_config(folder, "runs")
+    except UsageError:
         config = {}
     rows = read_log(folder / LOG_FILE)
     last = rows[-1] if rows else None
@@ -85,7 +82,7 @@ def runs_cmd(results_dir: Optional[Path] = typer.Option(None, help="folder of ru
     folder = Path(pick(str(results_dir) if results_dir else None))
     if not folder.is_dir():
         raise UsageError(f"no results folder at {folder}; pass --results-dir DIR")
-    runs = sorted((p for p in folder.iterdir() if p.is_dir() and (p / "config.json").is_file()),
+    runs = sorted((p for p in folder.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()),
                   key=lambda p: p.stat().st_mtime)
     table = Table(title=f"runs in {folder}", title_justify="left")
     for col in ("run", "state", "stage", "step", "loss", "time left"):

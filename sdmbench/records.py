@@ -1,4 +1,13 @@
-"""Run records: one JSON file per run, written atomically.
+"""The run folder and its record: the one module that reads and writes them.
+
+A run folder holds ``config.json`` (written when the run starts), ``run.pid``
+while it runs (an ``.incomplete`` folder), and ``record.json`` once it is
+scored; ``sdmbench run``, ``score`` (rescore, recount), ``verify``,
+``publish``, ``runs``, the API and the leaderboard read and write them
+through :func:`read_config`, :func:`read_record`, :func:`write_record` and
+:func:`load_records`, never with their own ``json`` calls.
+
+Records: one JSON file per run, written atomically.
 
 A record carries everything needed to compare it without the run (schema
 version 2, :func:`make_record`): run id, model, neuron, dataset, T, the full
@@ -15,6 +24,7 @@ import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import uuid
 from importlib import metadata
@@ -29,6 +39,7 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
+PID_FILE = "run.pid"  #: in an .incomplete folder: the process and host that write it
 PACKAGES = ("sdmbench", "torch", "torchvision", "norse", "torch-fidelity", "clean-fid", "numpy")
 
 
@@ -43,6 +54,70 @@ def write_json_atomic(path: Path, data: Dict[str, Any]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def stamp() -> Dict[str, Any]:
+    """When and by which commit a record (or a part added to it later) was made."""
+    return {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()}
+
+
+def write_config(folder: Path, config: Dict[str, Any]) -> None:
+    """A run's config into ``folder/config.json`` (atomically), before it trains."""
+    write_json_atomic(folder / CONFIG_FILE, config)
+
+
+def write_record(folder: Path, record: Dict[str, Any]) -> Dict[str, Any]:
+    """``record`` (NaN and infinities as None) atomically into ``folder/record.json``; returns what was written."""
+    record = finite(record)
+    write_json_atomic(folder / RECORD_FILE, record)
+    return record
+
+
+def read_run_file(run_dir: Path, name: str, flag: str) -> Dict[str, Any]:
+    """A JSON file of a run folder; a one-line error (naming the command ``flag``) when it is missing or
+    unreadable."""
+    path = run_dir / name
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {run_dir}: no {name} there; pass a run folder made by sdmbench run") \
+            from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{flag} {run_dir}: unreadable {name} ({exc})") from None
+
+
+def read_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
+    """The config a run folder was made with (for ``--resume`` / ``--init-from`` / ``score``)."""
+    return read_run_file(run_dir, CONFIG_FILE, flag)
+
+
+def read_record(run_dir: Path, flag: str) -> Dict[str, Any]:
+    """A run folder's record, upgraded to this schema and checked; a one-line error otherwise."""
+    record = read_run_file(run_dir, RECORD_FILE, flag)
+    if not isinstance(record, dict) or record.get("schema_version") not in READABLE_VERSIONS:
+        version = record.get("schema_version") if isinstance(record, dict) else None
+        raise UsageError(f"{flag} {run_dir}: record schema {version} is not one of {READABLE_VERSIONS}; "
+                         "upgrade sdmbench")
+    record = upgrade(record)
+    problem = schema_problem(record)
+    if problem:
+        raise UsageError(f"{flag}: {run_dir / RECORD_FILE}: {problem}; it was not written by sdmbench, or was edited")
+    return record
+
+
+def prepare_results_dir(config, run_id: str) -> Path:
+    """A new run's ``<results dir>/<run id>.incomplete`` folder, with its ``run.pid``; a one-line error
+    when the results folder cannot be written."""
+    root = Path(config.results_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f"{run_id}.incomplete"
+        tmp.mkdir()
+        (tmp / PID_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # 'sdmbench runs': running
+    except OSError as exc:
+        raise UsageError(f"results directory '{root}' is not writable ({exc.strerror}); "
+                         "pass --results-dir DIR or set SDMBENCH_RESULTS") from None
+    return tmp
 
 
 def check_writable(folder: Path, what: str) -> None:

@@ -16,13 +16,12 @@ in ``record["superseded"]``, so nothing recorded is lost.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any, Dict, Optional
 
 import torch
 
 from sdmbench.errors import UsageError
-from sdmbench.records import RECORD_FILE, finite, git_commit, write_json_atomic
+from sdmbench.records import stamp, write_record
 from sdmbench.rescore import Target, load_pipeline, observes_sampling
 from sdmbench.sampling import observed_sampling, sample
 from sdmbench.scoring.metric import Scores, ScoringContext
@@ -59,19 +58,16 @@ def recount(target: Target, plugins, device, batches: Optional[int] = None, prog
     ctx = ScoringContext(samples=samples, data=None, protocol=target.record["protocol"],
                          sampling=observed_sampling(observed, config.sample_steps, plugins))
     scores = {name: Scores.of(metric.compute(ctx)) for name, metric in metrics.items()}
-    record = target.record
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record, made = target.record, stamp()
     old_metrics = record.get("metrics") or {}
     old_details = record.get("details") or {}
-    superseded = {"replaced": now, "git_commit": record.get("git_commit"),
+    superseded = {"replaced": made["created"], "git_commit": record.get("git_commit"),
                   "metrics": {k: old_metrics.get(k) for s in scores.values() for k in s.values if k in old_metrics},
                   "details": {name: old_details[name] for name in scores if name in old_details}}
     details = dict(old_details)
     for name, s in scores.items():
-        details[name] = dict(s.details, recounted={"created": now, "git_commit": git_commit(),
-                                                   "images": len(samples), "reproduced_samples": reproduced})
-    record = finite(dict(record, metrics={**old_metrics, **Scores.flat(scores)}, details=details,
-                         superseded=record.get("superseded", []) + [superseded]))
-    write_json_atomic(target.folder / RECORD_FILE, record)
-    target.record = record
+        details[name] = dict(s.details, recounted={**made, "images": len(samples), "reproduced_samples": reproduced})
+    target.record = write_record(target.folder, dict(record, metrics={**old_metrics, **Scores.flat(scores)},
+                                                     details=details,
+                                                     superseded=record.get("superseded", []) + [superseded]))
     return {"values": Scores.flat(scores), "images": len(samples), "reproduced_samples": reproduced}

@@ -20,7 +20,6 @@ again over a new pass of the saved weights.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import zipfile
 from dataclasses import dataclass
@@ -32,8 +31,7 @@ import torch
 
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError
-from sdmbench.records import (READABLE_VERSIONS, RECORD_FILE, finite, git_commit, hardware, schema_problem, upgrade,
-                              write_json_atomic)
+from sdmbench.records import RECORD_FILE, hardware, read_config, read_record, stamp, write_record
 from sdmbench.sampling import save_samples
 from sdmbench.scoring.metric import Metric, Scores
 from sdmbench.scoring.protocol import protocol_key
@@ -74,19 +72,13 @@ def read_samples(path: Path) -> Optional[torch.Tensor]:
 
 def check(folder: Path, num_samples: Optional[int]) -> Target:
     """Everything rescoring ``folder`` needs, read and checked (a one-line error otherwise)."""
-    from sdmbench.runner import check_saved_state, read_run_file, saved_config
+    from sdmbench.runner import check_saved_state
 
-    record = read_run_file(folder, RECORD_FILE, "score")
-    if record.get("schema_version") not in READABLE_VERSIONS:
-        raise UsageError(f"{folder}: record schema {record.get('schema_version')} is not one of "
-                         f"{READABLE_VERSIONS}; upgrade sdmbench")
-    problem = schema_problem(upgrade(record))
-    if problem:
-        raise UsageError(f"{folder / RECORD_FILE}: {problem}; it was not written by sdmbench, or was edited")
+    record = read_record(folder, "score")
     if not os.access(folder, os.W_OK) or not os.access(folder / RECORD_FILE, os.W_OK):
         raise UsageError(f"score: {folder} is not writable, and the new scores join its record.json; copy the "
                          "run folder somewhere writable and score the copy")
-    config = RunConfig.from_dict(saved_config(folder, "score"))
+    config = RunConfig.from_dict(read_config(folder, "score"))
     samples = read_samples(folder / SAMPLES_FILE)
     stages = sorted(folder.glob("stage-*.pt"))
     have = 0 if samples is None else len(samples)
@@ -99,7 +91,7 @@ def check(folder: Path, num_samples: Optional[int]) -> Target:
                          f"generate {want} from; rescore it with --num-samples {have} or less")
     if want > have:
         check_saved_state(folder, "score")
-    return Target(folder, upgrade(record), config, samples, stages)
+    return Target(folder, record, config, samples, stages)
 
 
 def wanted(num_samples: Optional[int], samples: Optional[torch.Tensor], config: RunConfig) -> int:
@@ -177,9 +169,6 @@ def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str
                          progress=progress)
     entry = {"protocol": protocol, "protocol_key": key, "metrics": Scores.flat(scores),
              "details": {name: s.details for name, s in scores.items() if s.details},
-             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-             "git_commit": git_commit(), "scored_on": hardware(torch.device("cpu"))}
-    record = finite(dict(target.record, rescores=target.record.get("rescores", []) + [entry]))
-    write_json_atomic(target.folder / RECORD_FILE, record)
-    target.record = record
+             **stamp(), "scored_on": hardware(torch.device("cpu"))}
+    target.record = write_record(target.folder, dict(target.record, rescores=target.record.get("rescores", []) + [entry]))
     return entry

@@ -14,9 +14,7 @@ failure before the first save removes the folder.
 """
 from __future__ import annotations
 
-import json
 import os
-import socket
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,7 +28,8 @@ from sdmbench.checkpoint import load_state, save_state
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError, unknown_name
 from sdmbench.pipeline import DiffusionPipeline, RunContext
-from sdmbench.records import CONFIG_FILE, RECORD_FILE, make_record, make_run_id, write_json_atomic
+from sdmbench.records import (PID_FILE, make_record, make_run_id, prepare_results_dir,  # noqa: F401 (old paths)
+                              read_config, read_run_file, write_config, write_record as save_record)
 from sdmbench.sampling import observed_sampling, sample, save_grid, save_samples
 from sdmbench.scoring.evaluate import evaluate, protocol_for
 from sdmbench.scoring.protocol import is_local_version
@@ -86,37 +85,9 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-PID_FILE = "run.pid"  #: in an .incomplete folder: the process and host that write it
-
-
-def prepare_results_dir(config: RunConfig, run_id: str) -> Path:
-    root = Path(config.results_dir)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f"{run_id}.incomplete"
-        tmp.mkdir()
-        (tmp / PID_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")  # 'sdmbench runs': running
-    except OSError as exc:
-        raise UsageError(f"results directory '{root}' is not writable ({exc.strerror}); "
-                         "pass --results-dir DIR or set SDMBENCH_RESULTS") from None
-    return tmp
-
-
 def saved_config(run_dir: Path, flag: str = "--resume") -> Dict[str, Any]:
-    """The config a run folder was made with (for ``--resume`` / ``--init-from`` / ``score``)."""
-    return read_run_file(run_dir, CONFIG_FILE, flag)
-
-
-def read_run_file(run_dir: Path, name: str, flag: str) -> Dict[str, Any]:
-    """A JSON file of a run folder; a one-line error when it is missing or unreadable."""
-    path = run_dir / name
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{flag} {run_dir}: no {name} there; pass a run folder made by sdmbench run") \
-            from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{flag} {run_dir}: unreadable {name} ({exc})") from None
+    """The config a run folder was made with (kept here for one release: use :func:`sdmbench.records.read_config`)."""
+    return read_config(run_dir, flag)
 
 
 def check_saved_state(run_dir: Path, flag: str = "--resume") -> None:
@@ -150,7 +121,7 @@ def execute(config: RunConfig, progress=None, plugins=None, log=print, resume: O
     run_id = distributed.broadcast(make_run_id(config))
     tmp = prepare_results_dir(config, run_id) if world.main else Path(config.results_dir) / f"{run_id}.incomplete"
     if world.main:
-        write_json_atomic(tmp / CONFIG_FILE, config.to_dict())
+        write_config(tmp, config.to_dict())
     distributed.barrier()
     run = Run(config, plugins, recipe, device, run_id, tmp, progress, log, resume, rerun)
     try:
@@ -313,8 +284,7 @@ def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, ob
 def write_record(run: Run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Scores],
                  training: Dict[str, Dict[str, Any]]) -> RunResult:
     """Write ``record.json`` and move the folder to its final name."""
-    record = make_record(run, pipeline, protocol, scores, training)
-    write_json_atomic(run.folder / RECORD_FILE, record)
+    record = save_record(run.folder, make_record(run, pipeline, protocol, scores, training))
     (run.folder / PID_FILE).unlink(missing_ok=True)
     final = run.folder.parent / run.run_id
     os.replace(run.folder, final)

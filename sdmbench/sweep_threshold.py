@@ -29,9 +29,10 @@ def parse_values(text: str) -> List[float]:
 
 def sweep(run_dir: Path, values: Sequence[float], overrides: Dict[str, Any], plugins, progress=None,
           log=print) -> List[Dict[str, Any]]:
-    from sdmbench.runner import check_saved_state, execute, saved_config
+    from sdmbench.records import read_config
+    from sdmbench.runner import check_saved_state, execute
 
-    base = saved_config(run_dir, "sweep-threshold")
+    base = read_config(run_dir, "sweep-threshold")
     if not RunConfig.from_dict(base).spiking:
         raise UsageError(f"threshold guidance needs a spiking model; {run_dir} is a '{base['model']}' run")
     if not any(run_dir.glob("stage-*.pt")):

@@ -166,14 +166,10 @@ def verify_view(run_id: str, view: Dict[str, Any], config, samples, scorer: Scor
 def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any]) -> List[Finding]:
     """Every published number of one run folder, recomputed."""
     from sdmbench.config import RunConfig
-    from sdmbench.records import RECORD_FILE, schema_problem, upgrade
+    from sdmbench.records import read_record
     from sdmbench.rescore import SAMPLES_FILE, read_samples
-    from sdmbench.runner import read_run_file
 
-    record = upgrade(read_run_file(folder, RECORD_FILE, "verify"))
-    problem = schema_problem(record)
-    if problem:
-        raise UsageError(f"verify: {folder / RECORD_FILE}: {problem}; it was not written by sdmbench, or was edited")
+    record = read_record(folder, "verify")
     config = RunConfig.from_dict(record.get("config") or {})
     samples = read_samples(folder / SAMPLES_FILE)
     views = [dict(protocol=record["protocol"], protocol_key=record.get("protocol_key"), metrics=record["metrics"])]

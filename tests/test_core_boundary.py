@@ -152,3 +152,27 @@ def test_a_run_that_does_not_need_the_disabled_plugin_still_runs(plugin, without
     assert record["model"] == model and record["metrics"]["fid"] > 0
     assert record["metrics"]["sops_per_image"] > 0
     assert (record["metrics"]["energy_per_image_mj"] is None) == (plugin == "sdmbench-energy")
+
+
+RUN_FOLDER_FILES = {"RECORD_FILE", "CONFIG_FILE", "record.json", "config.json"}
+JSON_IO = {"json.load", "json.loads", "json.dump", "write_json_atomic"}
+
+
+def called(node: ast.Call) -> str | None:
+    f = node.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return f"{f.value.id}.{f.attr}"
+    return getattr(f, "id", None)
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
+def test_only_the_records_module_reads_or_writes_a_run_folders_json(path):
+    # one owner for the run folder and its record (sdmbench.records): nobody else parses or writes them
+    if path.name == "records.py" and path.parent.name == "sdmbench":
+        return
+    tree = ast.parse(path.read_text())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
+            {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    calls = {called(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert not (names & RUN_FOLDER_FILES and calls & JSON_IO), \
+        f"{path.name} names a run folder file and does its own JSON reading or writing: use sdmbench.records"
