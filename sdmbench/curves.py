@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import torch
-from torchvision.utils import make_grid
 
 LOG_FILE = "train_log.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -121,6 +120,8 @@ class CurveLog:
             self.say(f"note: cannot sample the TensorBoard grid at step {step} ({type(exc).__name__}: {exc}); "
                      "training goes on without grids")
             return
+        from torchvision.utils import make_grid  # here: the torchvision check runs before any of it is imported
+
         grid = make_grid((images.clamp(-1, 1) + 1) / 2, nrow=8, padding=1)
         self._guard(lambda: self.writer.add_image(f"{self.stage}/samples", grid, step))
 
