@@ -46,34 +46,6 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="machine-read
         out.print(table)
 
 
-@app.command("sweep-threshold")
-def sweep_threshold_cmd(
-    run_dir: Path = typer.Argument(..., help="a finished run of a spiking model"),
-    values: str = typer.Option("0.997,0.998,0.999,1.0,1.001,1.002,1.003", help="thresholds, comma-separated"),
-    results_dir: Optional[Path] = typer.Option(None, help="where the per-value records go (default: beside RUN_DIR)"),
-):
-    """Threshold guidance: score a trained run at several inference thresholds."""
-    from sdmbench.sweep_threshold import parse_values, sweep
-
-    thresholds = parse_values(values)
-    if not run_dir.is_dir():
-        raise UsageError(f"no run folder at {run_dir}")
-    plugins = plugin_loader.get()
-    with progress_bars(transient=True) as progress:
-        rows = sweep(run_dir, thresholds, {"results_dir": str(results_dir) if results_dir else None}, plugins,
-                     progress=progress, log=lambda *a: None)
-    table = Table(title=f"threshold guidance · {run_dir.name}")
-    for col in ("v_th", "FID", "energy mJ/image", "mean firing rate", "run id"):
-        table.add_column(col, justify="left" if col == "run id" else "right")
-    best = min(r["fid"] for r in rows)
-    for r in rows:
-        fid = f"{r['fid']:.2f}" + (" *" if r["fid"] == best else "")
-        table.add_row(f"{r['threshold']:g}", fid, f"{r['energy_per_image_mj']:.4f}",
-                      f"{r['mean_firing_rate']:.4f}", r["run_id"])
-    out.print(table)
-    out.print(f"plot: {run_dir / 'threshold-sweep.png'}")
-
-
 @app.command("sweep")
 def sweep_cmd(
     config_file: Path = typer.Argument(..., help="a TOML file with the tables grid (the axes), settings (the same for every run) and executor"),

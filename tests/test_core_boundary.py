@@ -101,11 +101,12 @@ def without(monkeypatch):
     plugins.reset()
 
 
-def test_without_the_sdm_plugin_its_import_command_is_gone_from_help():
+def test_without_the_sdm_plugin_its_commands_are_gone_from_help():
     code, out, err = run_cli("--help", env={"SDMBENCH_DISABLE_PLUGINS": "sdmbench-sdm"})
-    assert code == 0 and "run" in out.split("Commands")[-1] and "import" not in out.split("Commands")[-1], err
+    commands = out.split("Commands")[-1]
+    assert code == 0 and "run" in commands and "import" not in commands and "sweep-threshold" not in commands, err
     code, out, err = run_cli("--help")
-    assert code == 0 and "import" in out.split("Commands")[-1], err
+    assert code == 0 and "import" in out.split("Commands")[-1] and "sweep-threshold" in out.split("Commands")[-1], err
 
 
 @pytest.mark.parametrize("plugin", BUILTIN)
@@ -115,10 +116,12 @@ def test_plugin_commands_are_those_of_the_enabled_plugins(plugin, without):
     app = typer.Typer()
     without(plugin).register_commands(app)
     groups = {info.name for info in app.registered_groups}
-    # `import sddpm` is sdm's only command, `extractor train` the metrics plugin's
+    commands = {info.name for info in app.registered_commands}
+    # `import sddpm` and `sweep-threshold` are sdm's commands, `extractor train` the metrics plugin's
     expected = ({"import"} - ({"import"} if plugin == "sdmbench-sdm" else set())) | \
         ({"extractor"} - ({"extractor"} if plugin == "sdmbench-metrics" else set()))
     assert groups == expected
+    assert commands == (set() if plugin == "sdmbench-sdm" else {"sweep-threshold"})
 
 
 @pytest.mark.parametrize("plugin", BUILTIN)
@@ -150,7 +153,8 @@ def test_a_run_that_does_not_need_the_disabled_plugin_still_runs(plugin, without
     config = configure(found, dict(TINY, model=model, results_dir=str(tmp_path)), SMALL)
     record = execute(config, plugins=found, log=lambda *a: None).record
     assert record["model"] == model and record["metrics"]["fid"] > 0
-    assert record["metrics"]["sops_per_image"] > 0
+    # spikes by provenance: a spiking model's layers accumulate, an ANN's (no neuron emits anything) never do
+    assert (record["metrics"]["sops_per_image"] > 0) == (record["neuron"] is not None)
     assert (record["metrics"]["energy_per_image_mj"] is None) == (plugin == "sdmbench-energy")
 
 

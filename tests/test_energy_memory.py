@@ -33,11 +33,14 @@ class Residual(nn.Module):
 
 def test_a_synaptic_layer_reads_its_weights_per_sample_its_input_and_writes_its_output():
     conv = nn.Conv2d(1, 2, 3, padding=1)  # 18 weights + 2 biases
+    fire = Fire()
+    setattr(fire, NEURON_TAG, True)
+    fed = nn.Sequential(fire, conv)  # spikes by provenance: a neuron's output
     x = torch.zeros(3, 1, 3, 3)
     x[:, 0, 1, 1] = 1.0
-    with EnergyCounter(conv) as counter:
-        conv(x)
-    layer = counter.layers[""]
+    with EnergyCounter(fed) as counter:
+        fed(x)
+    layer = counter.layers["1"]
     c = layer.counts
     assert (c.weight_reads, c.spike_reads, c.activation_reads, c.activation_writes) == (3 * 20, 27, 0, 3 * 18)
     assert (layer.weights, layer.state) == (20, 18)

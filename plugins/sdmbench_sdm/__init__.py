@@ -1,7 +1,7 @@
 """The SDDPM / SDM spiking U-Net (backbone ``sdm-unet``), the model ``sdm``
 (spiking U-Net + DDPM), its ANN twin ``sdm-ann`` (the same U-Net with Swish,
-T = 1; formerly ``ddpm``, still accepted) and the ``sdmbench import sddpm``
-command."""
+T = 1; formerly ``ddpm``, still accepted), and two commands: ``sdmbench import
+sddpm`` and ``sdmbench sweep-threshold`` (SDM's threshold guidance)."""
 import sdmbench
 from sdmbench.model import ModelRecipe
 
@@ -50,6 +50,7 @@ def sdmbench_register_models(registry):
 
 @sdmbench.hookimpl
 def sdmbench_register_commands(app):
-    from .importer import register
+    from . import importer, threshold_guidance
 
-    register(app)
+    importer.register(app)
+    threshold_guidance.register(app)

@@ -1,5 +1,7 @@
-"""Threshold guidance sweep (SDM): score one trained run at several inference
-thresholds v_th, under the run's own protocol.
+"""Threshold guidance (SDM), the sdm plugin's ``sdmbench sweep-threshold RUN``:
+score one trained run at several inference thresholds v_th, under the run's
+own protocol. It works on a run of any spiking model whose neurons take a
+threshold.
 
 Each value is a full run resumed from the trained stages (training is reused,
 nothing is retrained), so every point is also a record on the leaderboard. The
@@ -9,9 +11,14 @@ mean firing rate against v_th) into the swept run's folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
+import typer
+from rich.table import Table
+
+from sdmbench import plugins as plugin_loader
 from sdmbench.config import RunConfig
+from sdmbench.console import out, progress_bars
 from sdmbench.configure import configure
 from sdmbench.errors import UsageError
 from sdmbench.records import check_writable, write_json_atomic
@@ -77,3 +84,32 @@ def plot(rows: List[Dict[str, Any]], path: Path, title: str = "") -> None:
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
+
+
+def sweep_threshold_cmd(
+    run_dir: Path = typer.Argument(..., help="a finished run of a spiking model"),
+    values: str = typer.Option("0.997,0.998,0.999,1.0,1.001,1.002,1.003", help="thresholds, comma-separated"),
+    results_dir: Optional[Path] = typer.Option(None, help="where the per-value records go (default: beside RUN_DIR)"),
+):
+    """Threshold guidance: score a trained run at several inference thresholds."""
+    thresholds = parse_values(values)
+    if not run_dir.is_dir():
+        raise UsageError(f"no run folder at {run_dir}")
+    plugins = plugin_loader.get()
+    with progress_bars(transient=True) as progress:
+        rows = sweep(run_dir, thresholds, {"results_dir": str(results_dir) if results_dir else None}, plugins,
+                     progress=progress, log=lambda *a: None)
+    table = Table(title=f"threshold guidance · {run_dir.name}")
+    for col in ("v_th", "FID", "energy mJ/image", "mean firing rate", "run id"):
+        table.add_column(col, justify="left" if col == "run id" else "right")
+    best = min(r["fid"] for r in rows)
+    for r in rows:
+        fid = f"{r['fid']:.2f}" + (" *" if r["fid"] == best else "")
+        table.add_row(f"{r['threshold']:g}", fid, f"{r['energy_per_image_mj']:.4f}",
+                      f"{r['mean_firing_rate']:.4f}", r["run_id"])
+    out.print(table)
+    out.print(f"plot: {run_dir / 'threshold-sweep.png'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep-threshold")(sweep_threshold_cmd)
