@@ -116,6 +116,11 @@ class Pipeline:
         stages = list(self.stages)
         return "train" if len(stages) == 1 else f"stage {stages.index(stage) + 1}/{len(stages)}: {stage}"
 
+    def preview_generator(self) -> torch.Generator:
+        """The generator of a TensorBoard grid: seeded from the run, apart from training's, the same at
+        every grid."""
+        return torch.Generator().manual_seed(self.ctx.config.seed + 3)
+
     def prepare_sampling(self) -> None:
         """One-off work before generating (not counted per image by the energy metric)."""
 
@@ -222,7 +227,7 @@ class DiffusionPipeline(Pipeline):
         generator of their own (the same noise at every grid, and training's generator untouched)."""
         c, data = self.ctx.config, self.ctx.data
         return self.process.sample(model, n, (data.channels, data.image_size, data.image_size), sampler=c.sampler,
-                                   steps=c.sample_steps, generator=torch.Generator().manual_seed(c.seed + 3),
+                                   steps=c.sample_steps, generator=self.preview_generator(),
                                    device=self.ctx.device)
 
     def generate(self, n, generator, on_step=None):

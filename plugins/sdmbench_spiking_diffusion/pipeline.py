@@ -107,7 +107,7 @@ class SpikingDiffusionPipeline(Pipeline):
         den.eval()
         try:
             tokens = self.process.sample(den, n, self.grid, sampler=c.sampler, steps=c.sample_steps,
-                                         generator=torch.Generator().manual_seed(c.seed + 3), device=self.ctx.device,
+                                         generator=self.preview_generator(), device=self.ctx.device,
                                          temperature=c.temperature)
             return self.autoencoder.eval().decode(tokens)
         finally:

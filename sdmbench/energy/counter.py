@@ -166,23 +166,26 @@ class EnergyCounter:
         self._step = -1
         self._spike_maps.clear()
 
-    def _is_spike_map(self, x: torch.Tensor) -> bool:
+    def _spike_entry(self, x: torch.Tensor):
+        """``(True, spikes per position or None)`` when ``x`` (or the tensor it views) is a spike map of
+        this call, else ``(False, None)``."""
         for t in (x, x._base):
-            ref = self._spike_maps.get(id(t), (None, None))[0] if t is not None else None
+            ref, per_position = self._spike_maps.get(id(t), (None, None)) if t is not None else (None, None)
             if ref is not None and ref() is t:
-                return True
-        return False
+                return True, per_position
+        return False, None
+
+    def _is_spike_map(self, x: torch.Tensor) -> bool:
+        return self._spike_entry(x)[0]
 
     def _known_spikes(self, x: torch.Tensor):
         """Spikes per position of ``x`` when it is a spike map by provenance (a neuron's output of this
         call, or made from such by a carrier), else None. A neuron's own counts were taken when it fired."""
-        for t in (x, x._base):
-            ref, per_position = self._spike_maps.get(id(t), (None, None)) if t is not None else (None, None)
-            if ref is not None and ref() is t:
-                spatial = x.shape[2:] if x.dim() > 2 else x.shape[-1:]
-                return per_position if per_position is not None and per_position.shape == spatial \
-                    else spike_counts(x)
-        return None
+        found, per_position = self._spike_entry(x)
+        if not found:
+            return None
+        spatial = x.shape[2:] if x.dim() > 2 else x.shape[-1:]
+        return per_position if per_position is not None and per_position.shape == spatial else spike_counts(x)
 
     def _add(self, name: str, kind: str, counts: Counts, **size) -> Layer:
         layer = self.layers.get(name)
