@@ -59,6 +59,7 @@ def sweep_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="list the runs of the grid and start none"),
 ):
     """Expand a grid (models x neurons x T x datasets x seeds ...) into runs and execute them."""
+    from sdmbench.scoring.columns import installed
     from sdmbench.sweep import load
 
     plugins = plugin_loader.get()
@@ -78,12 +79,15 @@ def sweep_cmd(
         raise UsageError(f"executor '{sweep.executor}': {exc}") from None
     with progress_bars() as progress:
         outcomes = runner.run(sweep.jobs, progress=progress)
+    headline = [c for c in installed() if c.headline]
     table = Table(title=f"sweep {config_file.name}: {len(outcomes)} runs, executor {sweep.executor}")
-    for col in ("run", "status", "FID", "energy mJ/image", "folder or error"):
+    for col in ("run", "status", *(c.header for c in headline), "folder or error"):
         table.add_column(col)
     for o in outcomes:
-        table.add_row(o.label, "ok" if o.ok else "failed", f"{o.fid:.2f}" if o.fid is not None else "-",
-                      f"{o.energy_mj:.4f}" if o.energy_mj is not None else "-", o.run_dir or o.error or "")
+        values = [o.values.get(c.key) for c in headline]
+        table.add_row(o.label, "ok" if o.ok else "failed",
+                      *("-" if v is None else f"{v:.{c.digits}f}" for c, v in zip(headline, values)),
+                      o.run_dir or o.error or "")
     out.print(table)
     out.print(f"compare them: sdmbench leaderboard --results-dir {sweep.results_dir}")
     failed = [o for o in outcomes if not o.ok]

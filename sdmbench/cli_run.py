@@ -151,13 +151,14 @@ def parse_seeds(text: Optional[str], seed: Optional[int], existing) -> List[Opti
 
 def _over_seeds(records: List[dict]) -> str:
     """The headline values over the seeds: mean ± half-width of the 95% interval."""
+    from sdmbench.scoring.columns import installed
     from sdmbench.stats import estimate
 
     parts = []
-    for key, label in (("fid", "FID"), ("kid", "KID"), ("energy_per_image_mj", "mJ/image")):
-        est = estimate([r["metrics"].get(key) for r in records])
+    for column in (c for c in installed() if c.headline):
+        est = estimate([r["metrics"].get(column.key) for r in records])
         if est is not None:
-            parts.append(f"{label} {est.mean:.4g} ± {est.half_width:.2g}")
+            parts.append(f"{column.header} {est.mean:.4g} ± {est.half_width:.2g}")
     return f"over {len(records)} seeds (mean ± 95% interval): " + " · ".join(parts)
 
 
@@ -170,15 +171,13 @@ def _names(text: Optional[str], flag: str) -> Optional[List[str]]:
     return names
 
 
-SUMMARY = {"fid": "FID {:.2f}", "kid": "KID {:.4g}", "precision": "precision {:.3f}", "recall": "recall {:.3f}",
-           "energy_per_image_mj": "energy {:.4f} mJ/image",
-           "mean_firing_rate": "mean firing rate {:.3f}"}
-
-
 def _summary(record: dict) -> str:
-    """The closing line: the headline values, rounded, and how many more the record holds."""
+    """The closing line: the values the installed metrics summarise (their columns' ``summary``), and how
+    many more the record holds."""
+    from sdmbench.scoring.columns import installed
+
     m = {k: v for k, v in record["metrics"].items() if v is not None}
-    shown = [SUMMARY[k].format(m[k]) for k in SUMMARY if k in m]
+    shown = [c.text(m[c.key]) for c in installed() if c.summary and c.key in m]
     more = len(m) - len(shown)
     features = f" ({record['protocol']['extractor']} features)" if record["protocol"]["extractor"] else ""
     return f"{' · '.join(shown) or 'no scores'}{features}" + (f"; {more} more values in the record" if more else "")

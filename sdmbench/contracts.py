@@ -111,12 +111,13 @@ class Metric(Protocol):
     from details (per-layer counts, ...). ``observe(module)`` returns a
     context manager entered around the first sampling batch. Optional:
     ``observations()`` / ``merge(others)`` to sum observations over torchrun
-    ranks; ``higher_is_better``: value name -> bool; ``needs_features``
+    ranks; ``higher_is_better``: value name -> bool; ``columns``: the
+    values shown, as :class:`sdmbench.scoring.Column`; ``needs_features``
     (default True): whether it reads the protocol's feature extractor;
     ``settings(num_samples, reference_images) -> dict``: the settings that
     change its value, recorded in the protocol."""
 
-    OPTIONAL = ("observations", "merge", "higher_is_better", "needs_features", "settings")
+    OPTIONAL = ("observations", "merge", "higher_is_better", "columns", "needs_features", "settings")
     name: str
     higher_is_better: Dict[str, bool]
 
@@ -237,13 +238,22 @@ def _neuron_probe(factory):
     return module
 
 
+def _metric_probe(factory):
+    """``factory()``, whose ``columns`` (if any) must all be :class:`sdmbench.scoring.Column`."""
+    from sdmbench.scoring.columns import of_metrics
+
+    metric = factory()
+    of_metrics([metric])
+    return metric
+
+
 #: kind -> how its entries are checked
 CONTRACTS: Dict[str, Contract] = {
     "neuron": Contract(Neuron, _neuron_probe),
     "backbone": Contract(signature=((None,), {})),
     "process": Contract(Process, lambda factory: factory()),
     "dataset": Contract(signature=((None, "train", None), {})),
-    "metric": Contract(Metric, lambda factory: factory()),
+    "metric": Contract(Metric, _metric_probe),
     "extractor": Contract(signature=((None,), {})),
     "model": Contract(Model, lambda factory: factory()),
     "converter": Contract(signature=((None, 1), {})),

@@ -6,7 +6,9 @@ dataset and protocol whose configs agree on every field that shapes the
 method are one entry (:func:`entries`); the fields that do not shape it
 are the seed, where and how fast it ran, and how it is scored (the protocol
 already separates those). Each entry carries, per value, the mean over its
-seeds and the 95% interval (:mod:`sdmbench.stats`).
+seeds and the 95% interval (:mod:`sdmbench.stats`), for every value the
+installed metrics show (:mod:`sdmbench.scoring.columns`); the ranking
+column (FID) ranks them.
 
 An entry whose method fields differ from its model's preset (a run with
 800 training steps under the quick preset, say) is a *trial*: listed
@@ -19,10 +21,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from sdmbench.config import RunConfig
 from sdmbench.errors import UsageError
+from sdmbench.scoring import columns as shown
+from sdmbench.scoring.columns import Column
 from sdmbench.stats import Estimate, estimate, holm, rank_ranges, rank_text, ratio, welch_p
 
 #: config fields that name an entry (not a trial when they differ from the preset's)
@@ -31,9 +35,6 @@ IDENTITY = ("model", "neuron", "dataset", "preset", "options")
 NOT_METHOD = ("seed", "device", "threads", "data_root", "results_dir", "checkpoint_every", "sample_batch_size",
               "divergence_factor", "sync_bn", "init_from", "inception_weights", "extractor", "metrics",
               "num_samples", "reference_images", "study", "log_every", "sample_every")
-#: values read from the protocol's scores, and values of the run's own sampling pass (the same in every view)
-QUALITY = ("fid", "kid", "precision", "recall")
-GENERATION = ("energy_per_image_mj", "mean_firing_rate")
 RANKED, TRIAL, DIVERGED = "ranked", "trial", "diverged"
 
 
@@ -43,15 +44,17 @@ def normal(config: Dict[str, Any]) -> Dict[str, Any]:
     return json.loads(json.dumps(RunConfig.from_dict(config).to_dict(), default=str))
 
 
-def views(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The record once per protocol: its own scores, then each rescoring's (with the run's energy). A run
-    that counted energy alone (no extractor) and was scored afterwards shows only under those scorings."""
+def views(record: Dict[str, Any], columns: Sequence[Column]) -> List[Dict[str, Any]]:
+    """The record once per protocol: its own scores, then each rescoring's (with the values of the run's own
+    sampling pass, ``columns`` of the run: its energy). A run that counted energy alone (no extractor) and
+    was scored afterwards shows only under those scorings."""
     if record.get("config"):
         record = dict(record, config=normal(record["config"]))
     scored_later = not (record.get("protocol") or {}).get("extractor") and record.get("rescores")
     own = [] if scored_later else [record]
     for rescored in record.get("rescores", []):
-        metrics = {k: v for k, v in record["metrics"].items() if k in GENERATION}
+        kept = {c.key for c in shown.of_runs(columns)}
+        metrics = {k: v for k, v in record["metrics"].items() if k in kept}
         own.append(dict(record, protocol=rescored["protocol"], protocol_key=rescored["protocol_key"],
                         metrics={**metrics, **rescored["metrics"]}))
     return own
@@ -132,15 +135,17 @@ def _preset(first: Dict[str, Any], config: Dict[str, Any], preset_of) -> Optiona
 def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
             aliases: Optional[Dict[str, str]] = None,
             preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
-            baseline: Optional[str] = None) -> List[Entry]:
+            baseline: Optional[str] = None, columns: Optional[Sequence[Column]] = None) -> List[Entry]:
     """Every entry, sorted by dataset, protocol (extractor, then N), section, rank; ``aliases`` maps
     deprecated model names to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
     without it no entry is a trial); ``baseline``: the label of a ranked entry that every entry of its
-    dataset and protocol is compared with (:func:`compare`)."""
+    dataset and protocol is compared with (:func:`compare`); ``columns``: the values estimated (default:
+    the installed metrics', :func:`sdmbench.scoring.columns.installed`)."""
+    columns = shown.installed() if columns is None else tuple(columns)
     aliases, groups = aliases or {}, defaultdict(list)
     for record in records:
         model = aliases.get(record["model"], record["model"])
-        for view in views(dict(record, model=model)):
+        for view in views(dict(record, model=model), columns):
             if dataset is None or view.get("dataset") == dataset:
                 groups[_key(view, model)].append(view)
     out = []
@@ -154,41 +159,45 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
         section = DIVERGED if diverged else TRIAL if changes else RANKED
         entry = Entry(ds, key, first["protocol"], first["model"], first.get("neuron"), options, section,
                       members, changes)
-        entry.values = {k: estimate([r["metrics"].get(k) for r in members]) for k in QUALITY + GENERATION}
+        entry.values = {c.key: estimate([r["metrics"].get(c.key) for r in members]) for c in columns}
         out.append(entry)
-    _rank(out)
+    by = shown.ranking(columns)
+    _rank(out, by)
     if baseline:
-        compare(out, baseline)
+        compare(out, baseline, columns)
     order = {RANKED: 0, TRIAL: 1, DIVERGED: 2}
     return sorted(out, key=lambda e: (e.dataset, str(e.protocol.get("extractor")), e.protocol.get("num_samples") or 0,
-                                      e.protocol_key, order[e.section], _sort_fid(e), e.model))
+                                      e.protocol_key, order[e.section], _sort_value(e, by), e.model))
 
 
-def _sort_fid(e: Entry) -> float:
-    fid = e.values.get("fid")
-    return fid.mean if fid is not None else float("inf")
+def _sort_value(e: Entry, by: Optional[Column]) -> float:
+    value = e.values.get(by.key) if by else None
+    if value is None:
+        return float("inf")
+    return -value.mean if by.lower_is_better is False else value.mean
 
 
-def _rank(all_entries: List[Entry]) -> None:
-    """Rank ranges by FID interval among the ranked entries of each dataset and protocol."""
+def _rank(all_entries: List[Entry], by: Optional[Column]) -> None:
+    """Rank ranges by the ranking column's interval (FID) among the ranked entries of each dataset and
+    protocol (lower is better, unless the column says otherwise); without a ranking column, no ranks."""
     groups = defaultdict(list)
     for e in all_entries:
-        if e.section == RANKED and e.values.get("fid") is not None:
+        if by and e.section == RANKED and e.values.get(by.key) is not None:
             groups[(e.dataset, e.protocol_key)].append(e)
     for members in groups.values():
-        ranges = rank_ranges([(e.values["fid"].low, e.values["fid"].high) for e in members])
+        bounds = [(e.values[by.key].low, e.values[by.key].high) for e in members]
+        ranges = rank_ranges([(-hi, -lo) if by.lower_is_better is False else (lo, hi) for lo, hi in bounds])
         for e, (best, worst) in zip(members, ranges):
             e.rank = rank_text(best, worst)
 
 
-#: the values compared with a baseline entry: its ratio with an interval, and Welch's p for FID
-COMPARED = ("fid", "kid", "energy_per_image_mj")
-
-
-def compare(all_entries: List[Entry], baseline: str) -> None:
+def compare(all_entries: List[Entry], baseline: str, columns: Sequence[Column]) -> None:
     """Each entry's ratio to the ranked entry labelled ``baseline`` in its dataset and protocol
-    (:func:`sdmbench.stats.ratio`), and Welch's p-value that their mean FIDs are equal; the ranked
-    entries' p-values, one family per dataset and protocol, also Holm-adjusted (``fid_p_holm``)."""
+    (:func:`sdmbench.stats.ratio`) for every compared column, and Welch's p-value that their means of the
+    ranking column (FID) are equal; the ranked entries' p-values, one family per dataset and protocol, also
+    Holm-adjusted (``fid_p_holm``). ``versus`` holds the ratios under the column's key, the p-values under
+    ``<field>_p`` and ``<field>_p_holm``."""
+    by, keys = shown.ranking(columns), [c.key for c in shown.compared(columns)]
     bases: Dict[tuple, Entry] = {}
     for e in all_entries:
         if e.section == RANKED and e.named(baseline):
@@ -201,15 +210,18 @@ def compare(all_entries: List[Entry], baseline: str) -> None:
         if base is None:
             continue
         if e is base:
-            e.versus = {key: Estimate(1.0, 1.0, 1.0, len(e.records), None) for key in COMPARED}
+            e.versus = {key: Estimate(1.0, 1.0, 1.0, len(e.records), None) for key in keys}
             continue
-        for key in COMPARED:
+        for key in keys:
             mine, theirs = e.values.get(key), base.values.get(key)
             e.versus[key] = ratio(mine, theirs) if mine and theirs else None
-        mine, theirs = e.values.get("fid"), base.values.get("fid")
-        e.versus["fid_p"] = welch_p(mine, theirs) if mine and theirs else None
+        if by:
+            mine, theirs = e.values.get(by.key), base.values.get(by.key)
+            e.versus[f"{by.field}_p"] = welch_p(mine, theirs) if mine and theirs else None
+    if not by:
+        return
     for (dataset, key), base in bases.items():  # the family: every ranked entry tested against one baseline
         family = [e for e in all_entries if e.section == RANKED and e is not base
                   and (e.dataset, e.protocol_key) == (dataset, key)]
-        for e, adjusted in zip(family, holm([e.versus.get("fid_p") for e in family])):
-            e.versus["fid_p_holm"] = adjusted
+        for e, adjusted in zip(family, holm([e.versus.get(f"{by.field}_p") for e in family])):
+            e.versus[f"{by.field}_p_holm"] = adjusted

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
+from sdmbench.energy.details import NAME as ENERGY
 from sdmbench.errors import UsageError
 
 SCHEMA_VERSION = 2
@@ -196,7 +197,7 @@ def upgrade(record: Dict[str, Any]) -> Dict[str, Any]:
         return record
     record = dict(record)
     energy, rates = record.pop("energy", None), record.pop("firing_rates", None)
-    record["details"] = {"energy": {**energy, "firing_rates": rates or {}}} if energy else {}
+    record["details"] = {ENERGY: {**energy, "firing_rates": rates or {}}} if energy else {}
     record["schema_version"] = SCHEMA_VERSION
     return record
 

@@ -118,6 +118,11 @@ class Registry:
     def __iter__(self) -> Iterator[Entry]:
         return iter(sorted(self._entries.values(), key=lambda e: e.name))
 
+    def registered(self) -> List[Entry]:
+        """The entries in the order they were registered (built-in plugins first, then each plugin's own
+        order); iterating gives them by name."""
+        return list(self._entries.values())
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -36,7 +36,7 @@ fails the whole sweep at once, with nothing run.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -65,11 +65,12 @@ class Job:
 
 @dataclass
 class Outcome:
+    """One run's end: ``values`` are its record's metrics (the sweep's table shows the headline columns)."""
+
     label: str
     ok: bool
     run_dir: Optional[str] = None
-    fid: Optional[float] = None
-    energy_mj: Optional[float] = None
+    values: Dict[str, Optional[float]] = field(default_factory=dict)
     error: Optional[str] = None
 
 
@@ -173,7 +174,7 @@ def run_job(job: Job) -> Outcome:
     finally:
         distributed.teardown()
     metrics = result.record["metrics"] if result.record else {}
-    return Outcome(job.label, True, str(result.folder), metrics.get("fid"), metrics.get("energy_per_image_mj"))
+    return Outcome(job.label, True, str(result.folder), dict(metrics))
 
 
 def _export_submitit_ranks() -> None:

@@ -81,9 +81,10 @@ def compare(where: str, label: str, published: Dict[str, Any], recomputed: Dict[
 
 def verify_energy(record: Dict[str, Any], models: Dict[str, Any]) -> List[Finding]:
     """Each energy model's mJ/image, priced again from the record's per-layer counts."""
+    from sdmbench.energy.details import VALUE, EnergyDetails
     from sdmbench.energy.records import layers_of
 
-    stored = ((record.get("details") or {}).get("energy") or {}).get("models") or {}
+    stored = EnergyDetails.of(record).models
     out = []
     for name, model in models.items():
         if name not in stored:
@@ -93,8 +94,7 @@ def verify_energy(record: Dict[str, Any], models: Dict[str, Any]) -> List[Findin
             out.append(Finding(record["run_id"], f"energy @ {name}", UNDERIVABLE, stored[name], "no layer counts"))
             continue
         again = model.price(layers).total_j * 1e3
-        out += compare(record["run_id"], f"energy model {name}",
-                       {"energy_per_image_mj": stored[name]["energy_per_image_mj"]}, {"energy_per_image_mj": again})
+        out += compare(record["run_id"], f"energy model {name}", {VALUE: stored[name][VALUE]}, {VALUE: again})
     return out
 
 

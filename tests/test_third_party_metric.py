@@ -45,6 +45,7 @@ def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp
                              env=installed)
     assert code == 0, err[-2000:]
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    assert f"pixel mean gap {record['metrics']['pixel_mean_gap']:.4f}" in out + err  # the closing line
     m, details = record["metrics"], record["details"]["pixel-stats"]
     assert record["config"]["metrics"] == ["energy", "pixel-stats"] and "fid" not in m
     assert m["pixel_mean_gap"] == pytest.approx(abs(details["generated_mean"] - details["reference_mean"]))
@@ -55,6 +56,25 @@ def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp
     assert details["reference_mean"] == pytest.approx(float(data.first(64).double().mean() / 255))
     assert m["energy_per_image_mj"] > 0
     assert record["protocol"]["extractor"] is None  # no chosen metric reads features: no extractor was built
+    _shows_in_every_format(installed, tmp_path, m)
+
+
+def _shows_in_every_format(installed, folder, m):
+    """The metric's declared columns reach the closing line, every board format and the site, with no
+    core change: the values as the column rounds them (4 digits)."""
+    mean, std = round(m["pixel_mean_gap"], 4), round(m["pixel_std_gap"], 4)
+    code, out, err = run_cli("leaderboard", "--results-dir", str(folder), "--format", "markdown", env=installed)
+    assert code == 0 and "| mean gap | std gap |" in out and f"| {mean} | {std} |" in out, out + err
+    code, out, err = run_cli("leaderboard", "--results-dir", str(folder), "--format", "csv", env=installed)
+    header, row = out.splitlines()[:2]
+    assert "pixel_mean_gap,pixel_mean_gap_ci_low,pixel_mean_gap_ci_high,pixel_std_gap" in header
+    assert dict(zip(header.split(","), row.split(",")))["pixel_std_gap"] == str(std)
+    code, out, err = run_cli("leaderboard", "--results-dir", str(folder), "--format", "json", env=installed)
+    assert json.loads(out)[0]["pixel_mean_gap"] == mean
+    code, out, err = run_cli("leaderboard", "--results-dir", str(folder), "--format", "html", "--out",
+                             str(folder / "site"), env=installed)
+    page = (folder / "site" / "index.html").read_text()
+    assert code == 0 and ">mean gap</th>" in page and f">{mean}</a>" in page
 
 
 def test_without_metrics_the_registered_defaults_run():

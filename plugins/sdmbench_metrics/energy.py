@@ -18,13 +18,19 @@ import statistics
 from sdmbench.energy import EnergyCounter, price_all
 from sdmbench.energy.counter import COUNTING
 from sdmbench.energy.counts import ACCESSES, per_image
+from sdmbench.energy.details import NAME, VALUE, write
 from sdmbench.energy.model import registered_models
+from sdmbench.scoring.columns import Column
 from sdmbench.scoring.metric import Metric, Scores, ScoringContext
 
 
 class Energy(Metric):
-    name = "energy"
-    higher_is_better = {"energy_per_image_mj": False, "energy_per_step_mj": False}
+    name = NAME
+    higher_is_better = {VALUE: False, "energy_per_step_mj": False}
+    columns = (Column(VALUE, "mJ/image", digits=4, name="energy_mj_per_image", label="energy", summary="energy {:.4f} mJ/image",
+                      headline=True, ratio="energy_ratio", of_the_run=True),
+               Column("mean_firing_rate", "firing rate", lower_is_better=None, summary="mean firing rate {:.3f}",
+                      of_the_run=True))
     needs_features = False
 
     def __init__(self):
@@ -53,9 +59,9 @@ class Energy(Metric):
             energies[name]["source"] = getattr(model, "source", "")
         total = self.counter.total().scaled(1 / images)
         rates = self.counter.firing_rates()
-        mj = energies[default]["energy_per_image_mj"] if default else None
+        mj = energies[default][VALUE] if default else None
         values = {
-            "energy_per_image_mj": mj,
+            VALUE: mj,
             "energy_per_step_mj": mj / steps if mj is not None else None,
             "energy_batch_sd_mj": self._batch_sd(models.get(default), ctx.sampling.get("batch_images")),
             "macs_per_image": total.macs,
@@ -64,10 +70,10 @@ class Energy(Metric):
             "memory_accesses_per_image": sum(getattr(total, a) for a in ACCESSES),
             "mean_firing_rate": (sum(rates.values()) / len(rates)) if rates else None,
         }
-        details = {"counting": COUNTING, "energy_model": default, "models": energies, "counts": total.as_dict(),
-                   "layers": {n: layer.as_dict(images) for n, layer in self.counter.layers.items()},
-                   "firing_rates": rates, "observed_images": images, "steps": steps,
-                   "per_step": self._per_step(images), "batches": len(self.counter.batches)}
+        details = write(counting=COUNTING, energy_model=default, models=energies,
+                        layers={n: layer.as_dict(images) for n, layer in self.counter.layers.items()},
+                        firing_rates=rates, observed_images=images, counts=total.as_dict(), steps=steps,
+                        per_step=self._per_step(images), batches=len(self.counter.batches))
         return Scores(values, details)
 
     def _per_step(self, images: int) -> dict:

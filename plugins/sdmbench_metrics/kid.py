@@ -9,6 +9,7 @@ estimator is unbiased at any N, which FID is not (Chong & Forsyth 2020).
 """
 from __future__ import annotations
 
+from sdmbench.scoring.columns import Column
 from sdmbench.scoring.metric import Metric, Scores, ScoringContext
 
 SUBSETS = 100
@@ -23,6 +24,7 @@ def subset_size(num_samples: int, reference_images: int) -> int:
 class KID(Metric):
     name = "kid"
     higher_is_better = {"kid": False, "kid_std": False}
+    columns = (Column("kid", "KID", digits=4, summary="KID {:.4g}", ratio="kid_ratio"),)
 
     def settings(self, num_samples, reference_images):
         return {"subset_size": subset_size(num_samples, reference_images), "subsets": SUBSETS,

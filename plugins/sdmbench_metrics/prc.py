@@ -11,6 +11,7 @@ shrink as a set grows, so unequal sizes would bias recall.
 """
 from __future__ import annotations
 
+from sdmbench.scoring.columns import Column
 from sdmbench.scoring.metric import Metric, Scores, ScoringContext
 
 NEIGHBOURHOOD = 3  # the paper's and torch-fidelity's k
@@ -19,6 +20,8 @@ NEIGHBOURHOOD = 3  # the paper's and torch-fidelity's k
 class PrecisionRecall(Metric):
     name = "prc"
     higher_is_better = {"precision": True, "recall": True}
+    columns = (Column("precision", "precision", lower_is_better=False, summary="precision {:.3f}"),
+               Column("recall", "recall", lower_is_better=False, summary="recall {:.3f}"))
 
     def settings(self, num_samples, reference_images):
         return {"neighbourhood": NEIGHBOURHOOD, "reference_images": min(num_samples, reference_images)}

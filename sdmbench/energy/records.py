@@ -1,8 +1,8 @@
 """A record's energy under any energy model, including one installed after
 the record was made.
 
-A record keeps every registered model's energy (``details.energy.models``)
-and its per-layer counts per image (``details.energy.layers``), so a model it
+A record keeps every registered model's energy and its per-layer counts per
+image (:class:`~sdmbench.energy.details.EnergyDetails`), so a model it
 does not hold is priced from the counts. Records of the first counter
 (before energy models) hold MACs and accumulates of one observed batch only:
 a model that prices anything else (memory, elementwise work) cannot price
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from sdmbench.energy.counts import ACCESSES, Counts, Layer, per_image
+from sdmbench.energy.details import VALUE, EnergyDetails
 
 #: what the first counter did not count
 UNCOUNTED_BEFORE = Counts(elementwise=1, adds=1, **{access: 1 for access in ACCESSES})
@@ -27,23 +28,23 @@ def prices_more_than_operations(model) -> bool:
 def layers_of(record: Dict[str, Any], model) -> Optional[Dict[str, Layer]]:
     """The record's per-image counts per layer that ``model`` can price, or None (no energy counted, or
     counted by the first counter and ``model`` prices more than its operations)."""
-    energy = ((record.get("details") or {}).get("energy")) or {}
-    layers = energy.get("layers") or {}
-    if not layers:
+    energy = EnergyDetails.of(record)
+    if not energy.layers:
         return None
-    if "models" in energy:  # this counter: per-layer counts per image
-        return {n: Layer.from_dict(v) for n, v in layers.items()}
+    layers = {n: Layer.from_dict(v) for n, v in energy.layers.items()}
+    if energy.per_image:  # this counter: per-layer counts per image
+        return layers
     if prices_more_than_operations(model):  # the first counter: operations only, over the observed images
         return None
-    return per_image({n: Layer.from_dict(v) for n, v in layers.items()}, energy.get("observed_images") or 1)
+    return per_image(layers, energy.observed_images)
 
 
 def record_energy(record: Dict[str, Any], name: str, model) -> Optional[float]:
     """Millijoules per image of ``record`` under the energy model ``name``, or None when the record
     cannot say (:func:`layers_of`)."""
-    stored = ((((record.get("details") or {}).get("energy")) or {}).get("models") or {}).get(name)
-    if stored is not None:
-        return stored.get("energy_per_image_mj")
+    energy = EnergyDetails.of(record)
+    if name in energy.models:
+        return energy.stored(name)
     layers = layers_of(record, model)
     return None if layers is None else model.price(layers).total_j * 1e3
 
@@ -56,6 +57,7 @@ def layer_energy(record: Dict[str, Any], model) -> Optional[Dict[str, float]]:
 
 
 def with_energy_of(record: Dict[str, Any], name: str, model) -> Dict[str, Any]:
-    """``record`` with its ``energy_per_image_mj`` under ``name`` (a copy; the record is left as it is)."""
-    metrics = dict(record.get("metrics") or {}, energy_per_image_mj=record_energy(record, name, model))
+    """``record`` with its energy per image (``metrics[VALUE]``) under ``name`` (a copy; the record is left
+    as it is)."""
+    metrics = dict(record.get("metrics") or {}, **{VALUE: record_energy(record, name, model)})
     return dict(record, metrics=metrics)

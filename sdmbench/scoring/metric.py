@@ -1,4 +1,4 @@
-"""Metrics: ``compute(ctx) -> Scores``, with ``higher_is_better``.
+"""Metrics: ``compute(ctx) -> Scores``, with ``higher_is_better`` and the ``columns`` they show.
 
 Metrics that compare features (FID, KID, precision/recall) read them from
 :meth:`ScoringContext.features`, computed once per scoring pass and shared.
@@ -10,8 +10,9 @@ together.
 A metric returns its scalar values apart from its details: the values are
 recorded under ``record["metrics"]`` (what leaderboards rank and plot), the
 details under ``record["details"][<metric name>]`` (per-layer counts, firing
-rates, ...), so the harness never needs to know a metric's own keys. A
-metric may also ``observe`` the generating network during the real sampling
+rates, ...), so the harness never needs to know a metric's own keys; which
+values are shown, how and in what order, the metric declares in ``columns``
+(:mod:`sdmbench.scoring.columns`). A metric may also ``observe`` the generating network during the real sampling
 pass (the energy counter does): ``observe`` returns a context manager that
 the harness enters around the first sampling batch; under torchrun each rank
 observes its own first batch and rank 0 merges the others' ``observations()``.
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from sdmbench.data import ImageData
+from sdmbench.scoring.columns import Column
 from sdmbench.scoring.extractor import FeatureExtractor
 
 
@@ -91,6 +93,8 @@ class Scores:
 class Metric:
     name: str = "?"
     higher_is_better: Dict[str, bool] = {}
+    #: the values the board, the site, a run's summary and a sweep show, in order (:class:`Column`)
+    columns: Tuple[Column, ...] = ()
     #: whether ``compute`` reads ``ctx.extractor`` (the protocol's feature extractor is built only when a
     #: chosen metric needs it)
     needs_features: bool = True

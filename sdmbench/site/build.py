@@ -20,21 +20,22 @@ import re
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from sdmbench import leaderboard
+from sdmbench.energy.details import VALUE as ENERGY
 from sdmbench.energy.records import layer_energy
 from sdmbench.entries import RANKED, Entry
+from sdmbench.scoring import columns as shown
+from sdmbench.scoring.columns import Column
 from sdmbench.site import plots
 from sdmbench.site.runs import command, firing_rates, mean_of
 
-#: the table's columns: (row key, header); every number links to the entry that made it
-COLUMNS = (("rank", "rank"), ("model", "model"), ("neuron", "neuron"), ("T", "T"), ("seeds", "seeds"),
-           ("fid", "FID"), ("kid", "KID"), ("precision", "precision"), ("recall", "recall"),
-           ("energy_mj_per_image", "mJ / image"), ("mean_firing_rate", "firing rate"),
-           ("parameters_m", "M params"), ("sampler", "sampler"), ("train_steps", "steps"))
+#: the table's columns around the metrics' (row key, header); every number links to the entry that made it
+LEADING = (("rank", "rank"), ("model", "model"), ("neuron", "neuron"), ("T", "T"), ("seeds", "seeds"))
+TRAILING = (("parameters_m", "M params"), ("sampler", "sampler"), ("train_steps", "steps"))
 
 
 def slug(entry: Entry) -> str:
@@ -46,13 +47,17 @@ def slug(entry: Entry) -> str:
 
 
 def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out: Path,
-               energy: Optional[Tuple[str, Any]] = None) -> Path:
+               energy: Optional[Tuple[str, Any]] = None, columns: Optional[Sequence[Column]] = None) -> Path:
     """Write the site for ``pairs`` (:func:`sdmbench.leaderboard.entry_rows`) into ``out``; run files
     are read from ``records_dir/<run id>/``. Files of the site's folders that this build does not
-    write (entries that left) are removed. Returns the path of ``index.html``."""
+    write (entries that left) are removed. The tables show ``columns`` (default: the installed metrics').
+    Returns the path of ``index.html``."""
+    metrics = shown.installed() if columns is None else tuple(columns)
     env = Environment(loader=PackageLoader("sdmbench.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.globals.update(columns=COLUMNS, display=leaderboard.display, sections=leaderboard.SECTIONS, in_words=in_words)
+    env.globals.update(columns=LEADING + tuple((c.field, c.header) for c in metrics) + TRAILING, metrics=metrics,
+                       display=lambda row, key: leaderboard.display(row, key, metrics),
+                       sections=leaderboard.SECTIONS, in_words=in_words)
     files = _Files(out)
     for item in resources.files("sdmbench.site").joinpath("static").iterdir():
         if item.is_file():
@@ -68,7 +73,8 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
         item["grids"] = {r["run_id"]: copied[r["run_id"]] for r in item["entry"].records}
     dates = sorted(str(r.get("created", ""))[:10] for e, _ in pairs for r in e.records)
     common = dict(energy_model=energy_name, energy_description=described, updated=dates[-1] if dates else "-")
-    files.write("index.html", env.get_template("index.html").render(groups=_groups(items, energy_name), **common))
+    files.write("index.html", env.get_template("index.html").render(groups=_groups(items, energy_name, metrics),
+                                                                    **common))
     charts: Dict[tuple, tuple] = {}  # the same runs under another protocol: the same charts, drawn once
     for item in items:
         runs = tuple(r["run_id"] for r in item["entry"].records)
@@ -109,7 +115,7 @@ class _Files:
                     path.rmdir()
 
 
-def _groups(items, energy_name):
+def _groups(items, energy_name, metrics):
     """Per dataset and protocol: its words, its plot and its items by section."""
     groups: "OrderedDict[tuple, dict]" = OrderedDict()
     for item in items:
@@ -119,9 +125,10 @@ def _groups(items, energy_name):
         group["sections"].setdefault(e.section, []).append(item)
     for group in groups.values():
         members = [i for section in group["sections"].values() for i in section]
-        points = [p for p in (_point(i) for i in members) if p is not None]
+        by = shown.ranking(metrics)
+        points = [p for p in (_point(i, by) for i in members) if p is not None]
         group["plotted"] = len(points)
-        group["plot"] = plots.pareto_svg(points, "FID", energy_name, lambda s: f"entries/{s}.html") if points else ""
+        group["plot"] = plots.pareto_svg(points, by.header, energy_name, lambda s: f"entries/{s}.html") if points else ""
     return list(groups.values())
 
 
@@ -142,9 +149,10 @@ def in_words(protocol: Dict[str, Any]) -> str:
             f"{protocol['reference_images']} {protocol['reference_split']} images, at {size}x{size} pixels")
 
 
-def _point(item) -> Optional[plots.Point]:
+def _point(item, by: Optional[Column]) -> Optional[plots.Point]:
+    """The entry on the quality-energy plane: the ranking column (FID) against energy per image."""
     e = item["entry"]
-    fid, mj = e.values.get("fid"), e.values.get("energy_per_image_mj")
+    fid, mj = (e.values.get(by.key) if by else None), e.values.get(ENERGY)
     if fid is None or mj is None or mj.mean <= 0:
         return None
     return plots.Point(item["slug"], f"{e.label} {e.neuron or ''}".strip(), mj.mean, mj.low, mj.high,

@@ -6,6 +6,8 @@ import json
 import shlex
 from typing import Any, Dict, List, Optional
 
+from sdmbench.energy.details import EnergyDetails
+
 #: config fields that the command names with their own flags
 FLAGS = ("model", "neuron", "dataset", "preset", "seed")
 
@@ -38,8 +40,7 @@ def _value(value: Any) -> str:
 def firing_rates(record: Dict[str, Any]) -> Dict[str, float]:
     """Mean firing rate of each spiking layer over the sampling pass (records of the first counter are
     upgraded on loading, :func:`sdmbench.records.upgrade`, so theirs sit in the same place)."""
-    energy = ((record.get("details") or {}).get("energy")) or {}
-    rates = energy.get("firing_rates") or {}
+    rates = EnergyDetails.of(record).firing_rates
     return {name: float(rate) for name, rate in rates.items() if rate is not None}
 
 

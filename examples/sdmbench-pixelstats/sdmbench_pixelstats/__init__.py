@@ -9,12 +9,15 @@ samples ``g`` and of the protocol's reference images ``r``::
 from __future__ import annotations
 
 import sdmbench
-from sdmbench.scoring import Metric, Scores, ScoringContext
+from sdmbench.scoring import Column, Metric, Scores, ScoringContext
 
 
 class PixelStats(Metric):
     name = "pixel-stats"
     higher_is_better = {"pixel_mean_gap": False, "pixel_std_gap": False}
+    #: shown on the board, the site and a run's closing line, after the built-in scores
+    columns = (Column("pixel_mean_gap", "mean gap", digits=4, summary="pixel mean gap {:.4f}"),
+               Column("pixel_std_gap", "std gap", digits=4, summary="pixel std gap {:.4f}"))
     needs_features = False  # pixels, not features: no extractor is built for it
 
     def compute(self, ctx: ScoringContext) -> Scores:
