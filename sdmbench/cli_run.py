@@ -32,13 +32,14 @@ def run_cmd(
     threshold: Optional[float] = _opt("firing threshold v_th at inference (training uses 1.0)", "1.0"),
     sampler: Optional[str] = _opt("sampler of the model's process", PRESET),
     sample_steps: Optional[int] = _opt("denoising steps when sampling", PRESET),
-    temperature: Optional[float] = _opt("sampling temperature (discrete diffusion)", "1.0"),
+    temperature: Optional[float] = _opt("old name of --set process.temperature=T (one more release)", "1.0"),
     num_samples: Optional[int] = _opt("images generated for scoring", PRESET),
     train_steps: Optional[int] = _opt("optimiser steps", PRESET),
     batch_size: Optional[int] = _opt("training batch size", PRESET),
     metrics: Optional[str] = _opt("metrics to score, comma-separated", "the default metrics: fid,kid,prc,energy"),
     extractor: Optional[str] = _opt("FID feature extractor", "the preset's, else the registry's default"),
-    inception_weights: Optional[Path] = _opt("path to torch-fidelity's Inception weights", "downloaded"),
+    inception_weights: Optional[Path] = _opt("old name of --set extractor.weights=PATH (one more release)",
+                                             "downloaded"),
     seed: Optional[int] = _opt("random seed", "0"),
     seeds: Optional[str] = typer.Option(None, help="several seeds, one run each, e.g. 0,1,2 or 0-4; the "
                                                    "leaderboard shows them as one entry with a 95% interval"),
@@ -51,8 +52,9 @@ def run_cmd(
     init_from: Optional[Path] = typer.Option(None, help="a finished run to fine-tune (e.g. --neuron tsm from an if "
                                                         "run); its settings, 1/10 of its training steps"),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE for any config setting, dotted "
-                                                 "for nested ones (backbone.ch=64), or one of the model's own "
-                                                 "(bits=3); repeatable"),
+                                                 "for nested ones and a plugin's own (backbone.ch=64, "
+                                                 "neuron.tau=2, process.temperature=0.9, extractor.weights=PATH), "
+                                                 "or one of the model's own (bits=3); repeatable"),
 ):
     """Train, sample, score and record one model."""
     from sdmbench.config import parse_settings

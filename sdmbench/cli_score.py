@@ -19,7 +19,10 @@ def score_cmd(
                                                          "from its saved weights", show_default="the run's own"),
     metrics: Optional[str] = typer.Option(None, help="metrics, comma-separated",
                                           show_default="the default metrics that read samples: fid,kid,prc"),
-    inception_weights: Optional[Path] = typer.Option(None, help="torch-fidelity's Inception weights file"),
+    settings: Optional[List[str]] = typer.Option(None, "--set", help="extractor.NAME=VALUE: the extractor's own "
+                                                 "settings (extractor.weights=PATH for inception); repeatable"),
+    inception_weights: Optional[Path] = typer.Option(None, help="old name of --set extractor.weights=PATH "
+                                                                "(one more release)"),
     data_root: Optional[Path] = typer.Option(None, help="folder with datasets", show_default="the run's own"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch"),
@@ -36,6 +39,7 @@ def score_cmd(
     import torch
 
     from sdmbench.cli_run import _names
+    from sdmbench.configure import check_extractor_options
     from sdmbench.recount import observing_metrics
     from sdmbench.rescore import check, observes_sampling, rescore
     from sdmbench.runner import pick_device
@@ -45,8 +49,7 @@ def score_cmd(
     warn_failures(plugins)
     if num_samples is not None and num_samples < 2:
         raise UsageError(f"--num-samples must be at least 2, got {num_samples}")
-    if inception_weights is not None and not inception_weights.is_file():
-        raise UsageError(f"--inception-weights {inception_weights}: no such file")
+    options = _extractor_options(settings, inception_weights)
     names = _metric_names(plugins, _names(metrics, "--metrics"), observes_sampling)
     if extractor is not None:
         extractor = plugins.extractor.get(extractor).name
@@ -56,6 +59,7 @@ def score_cmd(
     for t in targets:
         plugins.model.get(t.config.model)
         plugins.dataset.get(t.config.dataset)
+        check_extractor_options(options, plugins.extractor.get(extractor or t.config.extractor))
         if recount_energy:
             observing_metrics(t, plugins)
     chosen_device = pick_device(device)
@@ -68,7 +72,7 @@ def score_cmd(
         with progress_bars() as progress:
             entry = rescore(t, plugins, extractor or t.config.extractor, names, num_samples, chosen_device,
                             progress, err.print, str(data_root) if data_root else None,
-                            str(inception_weights) if inception_weights else None, extractors)
+                            options, extractors)
         run_id = t.record["run_id"]
         if entry is None:
             out.print(f"{run_id}: already scored under this protocol; the record is unchanged")
@@ -102,3 +106,17 @@ def _metric_names(plugins, names, observes_sampling) -> List[str]:
                              "recorded it; leave it out of --metrics")
         checked.append(entry.name)
     return checked
+
+
+def _extractor_options(settings: Optional[List[str]], inception_weights: Optional[Path]) -> dict:
+    """``--set extractor.NAME=VALUE`` (and the old ``--inception-weights``) as the extractor's settings."""
+    from sdmbench.config import moved, parse_settings
+
+    given = moved(parse_settings(settings or []))
+    if inception_weights is not None:
+        given = moved(dict(given, inception_weights=str(inception_weights)))
+    other = sorted(set(given) - {"extractor_options"})
+    if other:
+        raise UsageError(f"sdmbench score --set takes the extractor's settings (extractor.NAME=VALUE), got "
+                         f"'{other[0]}'; a run's own settings are fixed: score it as it was made")
+    return given.get("extractor_options", {})

@@ -9,7 +9,13 @@ metrics) stay ``None`` here and are filled from the registries by
 
 A model's own settings (``ModelRecipe.options``, e.g. a conversion model's
 activation bits) live in ``options``; ``--set NAME=VALUE`` reaches them by
-their plain name.
+their plain name. Every other plugin's settings live in its kind's
+namespace, passed to it as they are: ``--set neuron.tau=2.0``
+(``neuron_params``), ``--set backbone.ch=64``, ``--set
+process.temperature=0.9``, ``--set extractor.weights=PATH``
+(``extractor_options``). The settings that lived in the core before
+(``temperature``, ``inception_weights``) are aliases of their namespaced
+names for one release (:data:`MOVED`).
 """
 from __future__ import annotations
 
@@ -37,10 +43,10 @@ class RunConfig:
     preset: str = "smoke"
     T: int = 4
     threshold: float = 1.0
-    neuron_params: Dict[str, Any] = field(default_factory=dict)
+    neuron_params: Dict[str, Any] = field(default_factory=dict)  # the neuron's own settings (--set neuron.NAME=)
     image_size: Optional[int] = None  # None: the dataset's own size
     backbone: Dict[str, Any] = field(default_factory=dict)
-    process: Dict[str, Any] = field(default_factory=dict)
+    process: Dict[str, Any] = field(default_factory=dict)  # the process's own settings (--set process.NAME=)
     stages: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per-stage overrides of the fields below
     train_steps: int = 100
     batch_size: int = 32
@@ -60,12 +66,11 @@ class RunConfig:
     sync_bn: bool = True  # under torchrun: BatchNorm statistics over all ranks' batches
     sampler: Optional[str] = None  # None: the process's default sampler
     sample_steps: int = 10
-    temperature: float = 1.0
     num_samples: int = 64
     sample_batch_size: int = 64
     extractor: Optional[str] = None  # None: the registry's default feature extractor
     metrics: Optional[List[str]] = None  # None: every metric registered as a default
-    inception_weights: Optional[str] = None
+    extractor_options: Dict[str, Any] = field(default_factory=dict)  # the extractor's (--set extractor.NAME=)
     reference_images: int = 10000
     seed: int = 0
     device: str = "auto"
@@ -95,14 +100,40 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "RunConfig":
-        """A config from its dict; keys it does not know (a model's own
-        settings saved at the top level by sdmbench < 0.2) go to ``options``."""
+        """A config from its dict; settings that moved to a plugin's namespace go there (:func:`moved`;
+        a saved one at its old default is dropped: it was the plugin's default, or unused); other keys it
+        does not know (a model's own settings saved at the top level by sdmbench < 0.2) go to ``options``."""
         names = {f.name for f in dataclasses.fields(cls)}
+        data = moved(data, saved=True)
         known = {k: v for k, v in data.items() if k in names}
         legacy = {k: v for k, v in data.items() if k not in names and v is not None}
         if legacy:
             known["options"] = {**legacy, **(known.get("options") or {})}
         return cls(**known)
+
+
+#: settings that moved from the core to a plugin's namespace: old name -> (namespace field, name there,
+#: the old default, which a saved config drops)
+MOVED = {"temperature": ("process", "temperature", 1.0),
+         "inception_weights": ("extractor_options", "weights", None)}
+#: ``--set KIND.NAME=VALUE`` namespaces whose field is not the kind's name
+NAMESPACES = {"neuron": "neuron_params", "extractor": "extractor_options"}
+
+
+def moved(source: Dict[str, Any], saved: bool = False) -> Dict[str, Any]:
+    """``source`` with the old names of :data:`MOVED` and the ``KIND.NAME`` groups of :data:`NAMESPACES`
+    in their namespace fields (a copy). ``saved``: a config written by an earlier release, whose old
+    settings at their old default are dropped."""
+    out = dict(source)
+    for kind, where in NAMESPACES.items():
+        if isinstance(out.get(kind), dict):
+            out[where] = {**(out.get(where) or {}), **out.pop(kind)}
+    for old, (where, name, default) in MOVED.items():
+        if old in out:
+            value = out.pop(old)
+            if not (saved and value == default):
+                out[where] = {**(out.get(where) or {}), name: value}
+    return out
 
 
 def results_dir(flag: Optional[str]) -> str:
@@ -155,7 +186,7 @@ def resolve(preset: Dict[str, Any], overrides: Dict[str, Any], settings: Dict[st
     merged = dict(defaults, options=dict(options))
     given = {k: v for k, v in overrides.items() if v is not None}
     for source, where in ((preset, ""), (given, ""), (settings or {}, " in --set")):
-        merged = merge(merged, _lift_options(copy.deepcopy(source), defaults, options, where))
+        merged = merge(merged, _lift_options(moved(copy.deepcopy(source)), defaults, options, where))
     for key in given:  # a flag the user gave beats the preset's per-stage value too
         for stage in merged["stages"].values():
             stage.pop(key, None)
@@ -217,7 +248,6 @@ def validate(c: RunConfig) -> None:
          f"--device must be auto, cpu or cuda, got '{c.device}'"),
         (c.image_size is None or c.image_size >= 4, f"image size must be >= 4, got {c.image_size}"),
         (c.lr > 0, f"learning rate must be positive, got {c.lr}"),
-        (c.temperature > 0, f"--temperature must be positive, got {c.temperature}"),
         (c.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                                         f"got '{c.lr_schedule}'"),
         (c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got '{c.precision}'"),

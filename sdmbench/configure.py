@@ -81,11 +81,24 @@ def fill_names(config: RunConfig, recipe, plugins) -> None:
     config.sampler = _sampler(config, recipe.process, plugins)
     config.extractor = plugins.extractor.get(
         config.extractor or plugins.extractor.default("feature extractor (--extractor)")).name
-    if config.inception_weights and not Path(config.inception_weights).is_file():
-        raise UsageError(f"--inception-weights {config.inception_weights}: no such file; pass the path of "
-                         "torch-fidelity's weights file (weights-inception-2015-12-05-6726825d.pth)")
+    check_extractor_options(config.extractor_options, plugins.extractor.get(config.extractor))
     metrics = config.metrics or plugins.metric.defaults()
     config.metrics = list(dict.fromkeys(plugins.metric.get(m).name for m in metrics))
+
+
+def check_extractor_options(options: Dict[str, Any], entry) -> None:
+    """The extractor's own settings (``--set extractor.NAME=``), checked by its factory's ``check_options``
+    before any work; an extractor without one takes none."""
+    check = getattr(entry.factory, "check_options", None)
+    if check is None:
+        if options:
+            raise UsageError(f"extractor '{entry.name}' takes no settings; drop "
+                             + ", ".join(f"extractor.{k}" for k in sorted(options)))
+        return
+    try:
+        check(dict(options))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _sampler(config: RunConfig, process: str, plugins) -> str:

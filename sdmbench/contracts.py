@@ -132,7 +132,7 @@ class Pipeline(Protocol):
     built from a :class:`~sdmbench.pipeline.RunContext`, it trains in named
     ``stages``, saves and loads each stage's state, and generates images.
     Optional: ``prepare_sampling()``, ``extra_metrics(scoring)``,
-    ``sampler_options`` (config fields recorded in the protocol),
+    ``sampler_options`` (settings of its ``process`` recorded in the protocol, read from the process object),
     ``distributed`` (trains under torchrun), ``describe(stage)``."""
 
     OPTIONAL = ("prepare_sampling", "extra_metrics", "sampler_options", "distributed", "describe")

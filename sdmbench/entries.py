@@ -33,7 +33,7 @@ from sdmbench.stats import Estimate, estimate, holm, rank_ranges, rank_text, rat
 IDENTITY = ("model", "neuron", "dataset", "preset", "options")
 #: config fields that do not shape the method: the seed, the machine, and the scoring (the protocol's)
 NOT_METHOD = ("seed", "device", "threads", "data_root", "results_dir", "checkpoint_every", "sample_batch_size",
-              "divergence_factor", "sync_bn", "init_from", "inception_weights", "extractor", "metrics",
+              "divergence_factor", "sync_bn", "init_from", "extractor_options", "extractor", "metrics",
               "num_samples", "reference_images", "study", "log_every", "sample_every")
 RANKED, TRIAL, DIVERGED = "ranked", "trial", "diverged"
 

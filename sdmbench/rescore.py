@@ -136,7 +136,7 @@ def known_keys(record: Dict[str, Any]) -> List[str]:
 
 def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str], num_samples: Optional[int],
             device, progress=None, log=print, data_root: Optional[str] = None,
-            inception_weights: Optional[str] = None,
+            extractor_options: Optional[Dict[str, Any]] = None,
             extractors: Optional[Dict[tuple, Any]] = None) -> Optional[Dict[str, Any]]:
     """Score ``target`` under the chosen protocol and append it to its record; None when the record
     already holds that protocol (nothing changes). ``extractors``: a cache shared by the runs one command
@@ -150,10 +150,11 @@ def rescore(target: Target, plugins, extractor_name: str, metric_names: List[str
     extractor = None
     if any(getattr(m, "needs_features", True) for m in metrics.values()):
         extractors = {} if extractors is None else extractors
-        key = (extractor_name, data.name, data.split, data.image_size, str(device), inception_weights)
+        options = dict(extractor_options or {})
+        key = (extractor_name, data.name, data.split, data.image_size, str(device), tuple(sorted(options.items())))
         if key not in extractors:
             extractors[key] = CachedExtractor(plugins.extractor.get(extractor_name)(
-                data, device=device, progress=progress, inception_weights=inception_weights))
+                data, device=device, progress=progress, **options))
         extractor = extractors[key]
     n = wanted(num_samples, target.samples, config)
     protocol = protocol_for(n, data, config, extractor, metrics,

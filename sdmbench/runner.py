@@ -215,7 +215,7 @@ def build_extractor(run: Run, data):
     Weights made on this machine make a local protocol: the run says so in one line."""
     t0, c = clock(), run.config
     extractor = run.plugins.extractor.get(c.extractor)(data, device=run.device, progress=run.progress,
-                                                       inception_weights=c.inception_weights)
+                                                       **c.extractor_options)
     run.timed("extractor_s", t0)
     if is_local_version(getattr(extractor, "version", None)):
         run.log(f"note: {c.extractor}@{extractor.version} was trained on this machine: a local protocol, never "
@@ -270,7 +270,7 @@ def score(run: Run, pipeline, metrics: Dict[str, Any], samples: torch.Tensor, ob
     c, data = run.config, pipeline.ctx.data
     t0 = clock()
     protocol = protocol_for(len(samples), data, c, run.extractor, metrics,
-                            {k: getattr(c, k) for k in getattr(pipeline, "sampler_options", ())})
+                            {k: getattr(pipeline.process, k) for k in getattr(pipeline, "sampler_options", ())})
     scoring, scores = evaluate(protocol, samples, data, run.extractor, metrics,
                                sampling=observed_sampling(observed, c.sample_steps, run.plugins),
                                progress=run.progress)

@@ -126,7 +126,7 @@ def test_datasets_without_labels_point_to_inception(tmp_path):
 
 def test_inception_without_weights_offline_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
-        plugins.get().extractor.get("inception")(None, inception_weights=str(tmp_path / "missing.pth"))
+        plugins.get().extractor.get("inception")(None, weights=str(tmp_path / "missing.pth"))
 
 
 @needs_shared_mnist

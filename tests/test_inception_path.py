@@ -34,7 +34,7 @@ def test_a_run_scores_through_inception_weights_given_by_path(random_inception, 
     code, _, err = run_cli("run", "--model", "sdm-ann", "--dataset", "mnist", "--split", "test", "--data-root",
                            str(SHARED_DATA), "--preset", "smoke", "--train-steps", "2", "--num-samples", "16",
                            "--set", "reference_images=32", "--extractor", "inception",
-                           "--inception-weights", str(random_inception), "--results-dir", str(tmp_path))
+                           "--set", f"extractor.weights={random_inception}", "--results-dir", str(tmp_path))
     assert code == 0, err
     [run] = list(tmp_path.iterdir())
     record = json.loads((run / "record.json").read_text())

@@ -150,7 +150,7 @@ def test_two_stages_recorded_and_the_second_reruns_alone(tmp_path, monkeypatch):
                                                   denoiser=dict(widths=(8, 8, 8, 8, 8))),
                 train_steps=3, batch_size=8, sample_steps=4, num_samples=16, sample_batch_size=16,
                 reference_images=64, split="test", dataset="mnist", model="spiking-diffusion", neuron="if",
-                sampler="unmask", temperature=0.8)
+                sampler="unmask", process=dict(temperature=0.8))
     config = resolve(tiny, {"data_root": str(SHARED_DATA), "results_dir": str(tmp_path)})
     first = execute(config, log=lambda *a: None).folder
     record = json.loads((first / "record.json").read_text())

@@ -2,7 +2,8 @@
 TF-FID weights, 2048-d pool features), the standard FID.
 
 torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth`` when a
-network exists; ``--inception-weights PATH`` gives the file offline. The
+network exists; ``--set extractor.weights=PATH`` (formerly
+``--inception-weights PATH``) gives the file offline. The
 extractor's version is the SHA-256 of the weights file. torch-fidelity would
 read that file with ``torch.load(weights_only=False)``, which runs code a
 pickle asks for; so sdmbench reads it itself, once, with ``weights_only=True``
@@ -31,7 +32,7 @@ def _read_tensors(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UsageError(f"--inception-weights {path}: not a plain file of tensors "
+        raise UsageError(f"extractor.weights {path}: not a plain file of tensors "
                          f"({str(exc).splitlines()[0][:100]}); nothing in it was run") from None
 
 
@@ -58,7 +59,7 @@ class InceptionExtractor(FeatureExtractor):
 
     def __init__(self, weights: str | None = None, device="cpu"):
         if weights is not None and not Path(weights).is_file():
-            raise UsageError(f"--inception-weights {weights}: no such file")
+            raise UsageError(f"extractor.weights {weights}: no such file")
         state = _read_tensors(Path(weights)) if weights is not None else None
         try:
             self.net = _network(state).to(device).eval()
@@ -67,7 +68,7 @@ class InceptionExtractor(FeatureExtractor):
         except Exception as exc:
             raise UsageError(
                 f"Inception FID weights unavailable ({type(exc).__name__}: {str(exc)[:80]}); download "
-                f"{WEIGHTS_FILE} (torch-fidelity's release) and pass --inception-weights PATH, "
+                f"{WEIGHTS_FILE} (torch-fidelity's release) and pass --set extractor.weights=PATH, "
                 "or use --extractor classifier") from None
         path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
         self.version = file_hash(path)[:16] if path.is_file() else "6726825d"
@@ -79,5 +80,23 @@ class InceptionExtractor(FeatureExtractor):
         return self.net(images.to(self.device))[0]
 
 
-def make_inception(data: ImageData, *, device="cpu", inception_weights=None, **options) -> InceptionExtractor:
-    return InceptionExtractor(inception_weights, device)
+def make_inception(data: ImageData, *, device="cpu", weights=None, inception_weights=None,
+                   **options) -> InceptionExtractor:
+    """torch-fidelity's InceptionV3; ``weights`` (``--set extractor.weights=PATH``; ``inception_weights`` is
+    its old name) gives the weights file offline."""
+    return InceptionExtractor(weights or inception_weights, device)
+
+
+def check_options(options: dict) -> None:
+    """The run's extractor settings, checked before any work: ``weights``, an existing file."""
+    unknown = sorted(set(options) - {"weights"})
+    if unknown:
+        raise ValueError(f"extractor 'inception' has no setting '{unknown[0]}'; its one setting is "
+                         "extractor.weights=PATH")
+    weights = options.get("weights")
+    if weights is not None and not Path(weights).is_file():
+        raise ValueError(f"--set extractor.weights={weights}: no such file; pass the path of torch-fidelity's "
+                         f"weights file ({WEIGHTS_FILE})")
+
+
+make_inception.check_options = check_options

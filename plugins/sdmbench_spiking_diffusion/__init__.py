@@ -9,7 +9,7 @@ from .pipeline import SpikingDiffusionPipeline
 from .sdid import make_sdid
 from .vqsvae import make_vqsvae
 
-_COMMON = dict(neuron="if", sampler="unmask", temperature=1.0, lr=1e-3, weight_decay=1e-3, batch_size=32)
+_COMMON = dict(neuron="if", sampler="unmask", lr=1e-3, weight_decay=1e-3, batch_size=32)
 SMOKE = dict(_COMMON, image_size=16, T=4,
              backbone=dict(autoencoder=dict(num_codes=32, code_dim=8, widths=(16, 32)),
                            denoiser=dict(widths=(16, 32, 64, 64, 32))),

@@ -26,8 +26,13 @@ class AbsorbingDiffusion:
     samplers = {"unmask": None}
     sampler_options = ("temperature",)
 
-    def __init__(self, num_codes: int = 128, num_tokens: int = 49):
+    def __init__(self, num_codes: int = 128, num_tokens: int = 49, temperature: float = 1.0):
+        """``temperature``: the sampling temperature (``--set process.temperature=``), recorded in the
+        protocol (``sampler_options``)."""
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise ValueError(f"process.temperature must be a positive number, got {temperature!r}")
         self.num_codes, self.num_tokens, self.mask_id = num_codes, num_tokens, num_codes
+        self.temperature = float(temperature)
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, generator: Optional[torch.Generator] = None):
         """Mask each token with probability ``t / N``: ``(x_t, mask)``."""
@@ -48,12 +53,13 @@ class AbsorbingDiffusion:
     @torch.no_grad()
     def sample(self, backbone: nn.Module, n: int, shape: Sequence[int], *, sampler: str = "unmask",
                steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
-               device="cpu", temperature: float = 1.0,
+               device="cpu", temperature: Optional[float] = None,
                on_step: Optional[Callable[[int], None]] = None) -> torch.Tensor:
         """``n`` token maps of ``shape`` (h, w) with no mask token left."""
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler '{sampler}' for absorbing; known: {', '.join(self.samplers)}")
         steps = steps or self.num_tokens
+        temperature = self.temperature if temperature is None else temperature
         x = torch.full((n, *shape), self.mask_id, dtype=torch.long, device=device)
         unmasked = torch.zeros(x.shape, dtype=torch.bool, device=device)
         for t in range(steps, 0, -1):

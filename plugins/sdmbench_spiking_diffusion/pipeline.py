@@ -38,7 +38,7 @@ class SpikingDiffusionPipeline(Pipeline):
                                      img_size=data.image_size, **c.backbone.get("autoencoder", {}))
         self.grid = tuple(self.autoencoder.grid)
         num_codes, num_tokens = self.autoencoder.num_codes, self.grid[0] * self.grid[1]
-        self.process = ctx.process(num_codes=num_codes, num_tokens=num_tokens)
+        self.process = ctx.process(num_codes=num_codes, num_tokens=num_tokens, **c.process)
         if c.sampler not in self.process.samplers:
             raise unknown_name("sampler", c.sampler, self.process.samplers,
                                plural=f"samplers of process '{ctx.recipe.process}'")
@@ -107,8 +107,7 @@ class SpikingDiffusionPipeline(Pipeline):
         den.eval()
         try:
             tokens = self.process.sample(den, n, self.grid, sampler=c.sampler, steps=c.sample_steps,
-                                         generator=self.preview_generator(), device=self.ctx.device,
-                                         temperature=c.temperature)
+                                         generator=self.preview_generator(), device=self.ctx.device)
             return self.autoencoder.eval().decode(tokens)
         finally:
             den.train(training)
@@ -120,8 +119,7 @@ class SpikingDiffusionPipeline(Pipeline):
         c = self.ctx.config
         both = self.generator_module()
         tokens = self.process.sample(both["denoiser"], n, self.grid, sampler=c.sampler, steps=c.sample_steps,
-                                     generator=generator, device=self.ctx.device, temperature=c.temperature,
-                                     on_step=on_step)
+                                     generator=generator, device=self.ctx.device, on_step=on_step)
         return both["autoencoder"].decode(tokens)
 
     @torch.no_grad()
