@@ -147,6 +147,7 @@ def main() -> None:
     logs = work.parent / "logs"
     work.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     runs = [r for g in a.grid.split(",") for r in {"board": board, "study": study}[g]()]
     a.only = CPU_QUEUE if a.only == "cpu" else a.only
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
