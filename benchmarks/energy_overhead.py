@@ -23,8 +23,8 @@ import torch
 
 
 def networks():
-    from sdmbench import plugins
-    from sdmbench.neuron import neuron_maker
+    from sdmbench.plugin_api import loader as plugins
+    from sdmbench.plugin_api.neuron import neuron_maker
 
     p = plugins.get()
     unet = dict(img_ch=1, img_size=32, ch=32, ch_mult=(1, 2, 2), num_res_blocks=1, dropout=0.0)

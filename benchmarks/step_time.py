@@ -35,7 +35,7 @@ def median(values):
 def time_model(net, batch: int, repeats: int, after=lambda: None, precision: str = "fp32") -> dict:
     import torch
 
-    from sdmbench.precision import autocast
+    from sdmbench.hardware.precision import autocast
     from sdmbench_ddpm.process import GaussianDiffusion
 
     process, gen = GaussianDiffusion(), torch.Generator().manual_seed(0)
@@ -89,8 +89,8 @@ def reference_pair(repo: Path, T: int):
 def measure(args) -> dict:
     import torch
 
-    from sdmbench import allocator
-    from sdmbench.neuron import neuron_maker
+    from sdmbench.hardware import allocator
+    from sdmbench.plugin_api.neuron import neuron_maker
     from sdmbench_neurons import make_if
     from sdmbench_sdm.unet import SpikingUNet
 

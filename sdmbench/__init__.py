@@ -2,7 +2,7 @@
 
 Plugins register neurons, backbones, diffusion processes, datasets, metrics,
 feature extractors and models through the pluggy hooks in
-:mod:`sdmbench.hookspecs`, marked with :data:`hookimpl`.
+:mod:`sdmbench.plugin_api.hookspecs`, marked with :data:`hookimpl`.
 """
 import pluggy
 
@@ -12,3 +12,7 @@ hookimpl = pluggy.HookimplMarker("sdmbench")
 """Marker for plugin hook implementations: ``@sdmbench.hookimpl``."""
 
 __all__ = ["__version__", "hookimpl"]
+
+from sdmbench import moved as _moved  # noqa: E402  (old import paths, for one release)
+
+_moved.install()

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from torch import nn
 
-from sdmbench import pipeline, plugins as plugin_loader
-from sdmbench.checkpoint import load_state
-from sdmbench.config import RunConfig
+from sdmbench.plugin_api import loader as plugin_loader
+
+from sdmbench.running import pipeline
+from sdmbench.running.checkpoint import load_state
+from sdmbench.running.config import RunConfig
 from sdmbench.errors import UsageError
 
 STAGE_FILE = "stage-train.pt"
@@ -33,7 +35,7 @@ def load_backbone(run_dir: str | Path, weights: str = "ema", plugins=None) -> nn
 
     ``weights``: ``"ema"`` (what sdmbench samples with) or ``"model"`` (the raw
     trained weights). Spiking neurons use the run's inference threshold."""
-    from sdmbench.records import read_config
+    from sdmbench.running.records import read_config
 
     run_dir = Path(run_dir)
     config = RunConfig.from_dict(read_config(run_dir, "load_backbone"))

@@ -48,8 +48,8 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
 def configure_from(preset: dict, overrides: dict, settings: dict | None = None):
     """A run config as the command line builds it, from a preset-like dict of
     settings (model and neuron included) and flags."""
-    from sdmbench import plugins
-    from sdmbench.configure import configure
+    from sdmbench.plugin_api import loader as plugins
+    from sdmbench.running.configure import configure
 
     return configure(plugins.get(), overrides, settings, preset=preset)
 

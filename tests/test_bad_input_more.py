@@ -93,7 +93,7 @@ def test_the_site_into_a_folder_that_cannot_be_made_is_refused_before_work(finis
 
 def test_score_refuses_a_run_folder_it_cannot_write_before_scoring(finished, monkeypatch):
     """As root every folder is writable, so the check is exercised by telling it the folder is not."""
-    from sdmbench import rescore
+    from sdmbench.running import rescore
     from sdmbench.errors import UsageError
 
     run, _ = finished

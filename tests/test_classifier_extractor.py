@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from sdmbench.errors import UsageError
 from sdmbench.scoring.protocol import describe, is_local
 from sdmbench_metrics import classifier, extractor_cli, pinned

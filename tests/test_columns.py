@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from sdmbench import leaderboard
-from sdmbench.contracts import CONTRACTS, ContractError
-from sdmbench.registry import Registry
+from sdmbench.board import leaderboard
+from sdmbench.plugin_api.contracts import CONTRACTS, ContractError
+from sdmbench.plugin_api.registry import Registry
 from sdmbench.scoring import Column, Metric, Scores
 from sdmbench.scoring import columns as shown
 
@@ -79,8 +79,8 @@ def test_a_ranking_column_needs_a_ratio():
 
 
 #: modules that show values: none of them may name a metric's value (the energy contract names its own)
-SHOWING = ("entries.py", "leaderboard.py", "cli.py", "cli_run.py", "cli_leaderboard.py", "sweep.py",
-           "site/build.py", "site/runs.py", "energy/records.py", "verify.py")
+SHOWING = ("board/entries.py", "board/leaderboard.py", "cli/entry.py", "cli/run.py", "cli/leaderboard.py",
+           "running/sweep.py", "board/site/build.py", "board/site/runs.py", "energy/records.py", "board/verify.py")
 VALUES = {"fid", "kid", "precision", "recall", "energy_per_image_mj", "mean_firing_rate", "energy_mj_per_image"}
 
 

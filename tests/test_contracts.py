@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from conftest import configure_from as resolve
-from sdmbench.data import ImageData
-from sdmbench.pipeline import DiffusionPipeline, RunContext
+from sdmbench.plugin_api.data import ImageData
+from sdmbench.running.pipeline import DiffusionPipeline, RunContext
 from sdmbench.errors import UsageError
-from sdmbench.model import PRESETS, ModelRecipe
+from sdmbench.plugin_api.model import PRESETS, ModelRecipe
 from sdmbench.scoring.metric import Metric
 
 REGISTRY = plugins.get()

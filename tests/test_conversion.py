@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from sdmbench import plugins as plugin_loader
+from sdmbench.plugin_api import loader as plugin_loader
 from conftest import configure_from as resolve
-from sdmbench.runner import execute
-from sdmbench.testing import load_plugins
+from sdmbench.running.runner import execute
+from sdmbench.plugin_api.testing import load_plugins
 from sdmbench_conversion.converter import convert_qcfs
 from sdmbench_conversion.finetune import BlockMatcher
 from sdmbench_conversion.layers import QuantClipReLU, TimeGroupNorm, quantised_clip_relu

@@ -24,7 +24,7 @@ def builtin_names() -> set:
     Metric names are left out: ``fid`` is also the record field the
     leaderboard ranks by (a value in ``record["metrics"]``, read from records,
     not from the plugin, and absent when the metric is)."""
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
 
     p = plugins.build()
     names = {e.name for kind, r in p.registries.items() if kind != "metric"
@@ -61,6 +61,52 @@ def test_no_core_module_imports_a_plugin_package(path):
             assert module.split(".")[0] not in packages, f"{path.name}:{node.lineno} imports {module}"
 
 
+def core_imports(path) -> set:
+    """The core folders (``cli``, ``running``, ...; a top-level module is its own name) ``path`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sdmbench"):
+            parts = [*node.module.split("."), *(a.name for a in node.names)]
+        elif isinstance(node, ast.Import):
+            parts = next((a.name.split(".") for a in node.names if a.name.startswith("sdmbench.")), [])
+        else:
+            continue
+        if parts and parts[0] == "sdmbench" and len(parts) > 1 and parts[1] not in ("__version__", "hookimpl"):
+            found.add(parts[1])
+    return found
+
+
+def folder(path) -> str:
+    return path.relative_to(REPO / "sdmbench").parts[0].removesuffix(".py")
+
+
+# the layers of the architecture page's folder tree: who may not import whom
+MAY_NOT_IMPORT = {
+    "cli": lambda f: f not in ("cli", "__main__", "__init__"),  # nobody but the command line and `python -m`
+    "board": lambda f: f not in ("cli", "board"),  # running, scoring, energy, hardware, plugin_api sit below it
+    "moved": lambda f: f != "__init__",
+}
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_core_folders_import_along_the_layers_of_the_architecture_page(path):
+    here = folder(path)
+    for target in core_imports(path):
+        forbidden = MAY_NOT_IMPORT.get(target)
+        assert not (forbidden and forbidden(here)), f"{path.relative_to(REPO)} ({here}/) imports sdmbench.{target}"
+    if here == "hardware":
+        assert core_imports(path) <= {"errors", "hardware"}, f"{path.name}: hardware/ imports only sdmbench.errors"
+
+
+def test_the_layer_check_sees_every_form_of_a_forbidden_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("import sdmbench.board.verify\nfrom sdmbench import __version__\n"
+                      "from sdmbench.cli import console\nfrom sdmbench import errors\n")
+    assert core_imports(module) == {"board", "cli", "errors"}
+    assert folder(REPO / "sdmbench" / "running" / "runner.py") == "running"
+    assert MAY_NOT_IMPORT["board"]("running") and not MAY_NOT_IMPORT["board"]("cli")
+
+
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
 def test_no_core_module_names_a_builtin_entry_in_code(path):
     names, tree = builtin_names(), ast.parse(path.read_text())
@@ -90,7 +136,7 @@ RUN_WITHOUT = {
 @pytest.fixture
 def without(monkeypatch):
     """``without(name)``: the plugins as discovered with ``name`` disabled."""
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
 
     def disable(name):
         monkeypatch.setenv("SDMBENCH_DISABLE_PLUGINS", name)
@@ -126,8 +172,8 @@ def test_plugin_commands_are_those_of_the_enabled_plugins(plugin, without):
 
 @pytest.mark.parametrize("plugin", BUILTIN)
 def test_plugins_and_the_leaderboard_work_with_any_one_builtin_plugin_disabled(plugin, without):
-    from sdmbench import leaderboard
-    from sdmbench.records import load_records
+    from sdmbench.board import leaderboard
+    from sdmbench.running.records import load_records
 
     found = without(plugin)
     assert plugin in found.disabled and not found.failures
@@ -139,9 +185,9 @@ def test_plugins_and_the_leaderboard_work_with_any_one_builtin_plugin_disabled(p
 @needs_shared_mnist
 @pytest.mark.parametrize("plugin", BUILTIN)
 def test_a_run_that_does_not_need_the_disabled_plugin_still_runs(plugin, without, tmp_path, monkeypatch):
-    from sdmbench.configure import configure
+    from sdmbench.running.configure import configure
     from sdmbench.errors import UsageError
-    from sdmbench.runner import execute
+    from sdmbench.running.runner import execute
 
     found = without(plugin)
     model = RUN_WITHOUT[plugin]
@@ -171,12 +217,12 @@ def called(node: ast.Call) -> str | None:
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(REPO)))
 def test_only_the_records_module_reads_or_writes_a_run_folders_json(path):
-    # one owner for the run folder and its record (sdmbench.records): nobody else parses or writes them
-    if path.name == "records.py" and path.parent.name == "sdmbench":
+    # one owner for the run folder and its record (sdmbench.running.records): nobody else parses or writes them
+    if path.relative_to(REPO).as_posix() == "sdmbench/running/records.py":
         return
     tree = ast.parse(path.read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
             {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     calls = {called(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert not (names & RUN_FOLDER_FILES and calls & JSON_IO), \
-        f"{path.name} names a run folder file and does its own JSON reading or writing: use sdmbench.records"
+        f"{path.name} names a run folder file and does its own JSON reading or writing: use sdmbench.running.records"

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from sdmbench.curves import COLUMNS, CurveLog, read_log
+from sdmbench.running.curves import COLUMNS, CurveLog, read_log
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 

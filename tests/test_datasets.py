@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from sdmbench.errors import UsageError
 
 import fake_data
@@ -97,7 +97,7 @@ def test_a_crafted_cifar10_pickle_runs_no_code(tmp_path, batch):
 
 
 def test_the_restricted_unpickler_reads_numpy_arrays_and_containers():
-    from sdmbench import safe_pickle
+    from sdmbench.plugin_api import safe_pickle
 
     value = {"data": np.arange(6, dtype=np.uint8).reshape(2, 3), "labels": [1, 2], b"name": "x"}
     back = safe_pickle.loads_arrays(pickle.dumps(value, protocol=2))

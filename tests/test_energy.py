@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from sdmbench.neuron import NEURON_TAG
+from sdmbench.plugin_api.neuron import NEURON_TAG
 from sdmbench.energy import EnergyCounter
 from sdmbench_energy.prices import FP32_COMPUTE
 

@@ -10,9 +10,9 @@ architecture page lists what each counter leaves out)."""
 import pytest
 import torch
 
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from sdmbench.energy import EnergyCounter
-from sdmbench.neuron import neuron_maker
+from sdmbench.plugin_api.neuron import neuron_maker
 
 op_counter = pytest.importorskip(
     "spikingjelly.activation_based.op_counter",

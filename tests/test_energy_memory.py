@@ -6,7 +6,7 @@ from torch import nn
 
 from sdmbench.energy import EnergyCounter
 from sdmbench.energy.counter import ADDITIONS_LAYER
-from sdmbench.neuron import NEURON_TAG
+from sdmbench.plugin_api.neuron import NEURON_TAG
 
 
 class Fire(nn.Module):

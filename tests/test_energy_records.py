@@ -4,11 +4,11 @@ later; records of the first counter are priced only where they can be."""
 import pytest
 import torch
 
-from sdmbench import leaderboard
-from sdmbench.energy import Counts, EnergyCounter, Layer, PriceList
+from sdmbench.board import leaderboard
+from sdmbench.energy import Counts, Layer, PriceList
 from sdmbench.energy.records import record_energy
 from sdmbench.scoring.metric import ScoringContext
-from sdmbench.sampling import observed_sampling
+from sdmbench.running.sampling import observed_sampling
 from sdmbench_energy.prices import FP32_COMPUTE, INT8_COMPUTE, MEMORY_AWARE
 from sdmbench_metrics.energy import Energy
 from test_energy_memory import Residual

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from sdmbench.data import ImageData, content_hash
+from sdmbench.plugin_api.data import ImageData, content_hash
 from sdmbench.scoring import ScoringContext
-from sdmbench.testing import PixelFeatures, check_metric
+from sdmbench.plugin_api.testing import PixelFeatures, check_metric
 from sdmbench_metrics.kid import KID
 from sdmbench_metrics.prc import PrecisionRecall
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from sdmbench.errors import UsageError
-from sdmbench.sweep import load
-from sdmbench.testing import load_plugins
+from sdmbench.running.sweep import load
+from sdmbench.plugin_api.testing import load_plugins
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 

@@ -45,7 +45,7 @@ def test_a_run_scores_through_inception_weights_given_by_path(random_inception, 
 
 
 def test_inception_weights_that_would_run_code_are_refused_unrun(tmp_path):
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
     from sdmbench.errors import UsageError
 
     marker = tmp_path / "ran"

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from sdmbench import leaderboard
-from sdmbench.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
+from sdmbench.board import leaderboard
+from sdmbench.running.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
 from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_protocol, protocol_key
 
 from conftest import run_cli

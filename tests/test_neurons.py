@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from sdmbench import plugins
-from sdmbench.testing import check_neuron
+from sdmbench.plugin_api import loader as plugins
+from sdmbench.plugin_api.testing import check_neuron
 from sdmbench_neurons.integrate_fire import IFNeuron, if_step
 from sdmbench_neurons.lif import LIFNeuron, ParametricLIFNeuron
 from sdmbench_neurons.surrogate import SMOOTH, SURROGATES, spike

@@ -3,9 +3,9 @@ they are; the settings that lived in the core (``temperature``, ``inception_weig
 release, and configs saved before read the same."""
 import pytest
 
-from sdmbench import plugins
-from sdmbench.config import RunConfig, parse_settings
-from sdmbench.configure import configure
+from sdmbench.plugin_api import loader as plugins
+from sdmbench.running.config import RunConfig, parse_settings
+from sdmbench.running.configure import configure
 
 from conftest import run_cli
 

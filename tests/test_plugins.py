@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import sdmbench
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from sdmbench.errors import UsageError
-from sdmbench.registry import DuplicateName, Registry
-from sdmbench.testing import load_plugins
+from sdmbench.plugin_api.registry import DuplicateName, Registry
+from sdmbench.plugin_api.testing import load_plugins
 
 
 def plugin_module(name, **hooks):
@@ -103,7 +103,7 @@ def test_an_entry_that_breaks_its_contract_fails_its_plugin_by_name_and_member(k
 
 
 def test_contracts_name_required_and_optional_members():
-    from sdmbench import contracts
+    from sdmbench.plugin_api import contracts
 
     assert contracts.required_members(contracts.Process) == ["loss", "sample", "samplers"]
     assert "q_sample" in contracts.Process.OPTIONAL and "moments" in contracts.Process.OPTIONAL
@@ -145,7 +145,7 @@ def test_disable_plugins_by_name(monkeypatch):
 
 
 def test_the_ann_twin_answers_to_its_old_name_with_a_deprecation_warning(sdmbench_plugins):
-    from sdmbench.configure import configure
+    from sdmbench.running.configure import configure
 
     with pytest.warns(DeprecationWarning, match="'ddpm' is deprecated; it is now 'sdm-ann'"):
         assert sdmbench_plugins.model.get("ddpm").name == "sdm-ann"

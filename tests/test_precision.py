@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from conftest import needs_debian_fmnist, run_cli
-from sdmbench import precision
-from sdmbench.neuron import neuron_maker
+from sdmbench.hardware import precision
+from sdmbench.plugin_api.neuron import neuron_maker
 from sdmbench_ddpm.process import GaussianDiffusion
 from sdmbench_sdm.unet import make_unet
 
@@ -88,7 +88,7 @@ def test_a_cpu_run_in_bf16_is_told_before_training_when_this_cpu_emulates_bfloat
     fp32 runs are not measured at all."""
     from types import SimpleNamespace
 
-    from sdmbench.runner import Run, _warn_if_bf16_emulated
+    from sdmbench.running.runner import Run, _warn_if_bf16_emulated
 
     said = []
     run = Run(config=SimpleNamespace(precision="bf16"), plugins=None, recipe=None, device=torch.device("cpu"),

@@ -11,11 +11,13 @@ import sys
 import pytest
 import torch
 
-from sdmbench import leaderboard, plugins
-from sdmbench.checkpoint import StepCheckpoint, load_state
-from sdmbench.configure import configure
+from sdmbench.board import leaderboard
+
+from sdmbench.plugin_api import loader as plugins
+from sdmbench.running.checkpoint import StepCheckpoint, load_state
+from sdmbench.running.configure import configure
 from sdmbench.errors import UsageError
-from sdmbench.records import write_json_atomic
+from sdmbench.running.records import write_json_atomic
 
 from conftest import REPO, SHARED_DATA, needs_shared_mnist, run_cli
 
@@ -29,7 +31,7 @@ def one_line_error(code, err, needle):
 
 def test_a_bad_sampling_setting_fails_before_any_data_is_read_or_step_trained(tmp_path, monkeypatch):
     """Checked while the config is built: the dataset, the pipeline and the optimiser are never reached."""
-    from sdmbench import runner, training
+    from sdmbench.running import runner, training
     from sdmbench.cli import main
 
     reached = []
@@ -107,8 +109,8 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkey
 
 
 def test_an_exploding_loss_stops_training_naming_the_step():
-    from sdmbench.config import RunConfig
-    from sdmbench.training import optimise
+    from sdmbench.running.config import RunConfig
+    from sdmbench.running.training import optimise
 
     w = torch.nn.Parameter(torch.ones(1))
     config = RunConfig(train_steps=50, lr=1e-3)
@@ -122,8 +124,8 @@ def test_an_exploding_loss_stops_training_naming_the_step():
 
 
 def test_a_stage_whose_loss_ends_above_where_it_began_is_marked_diverged_and_noise_alone_is_not():
-    from sdmbench.config import RunConfig
-    from sdmbench.training import optimise
+    from sdmbench.running.config import RunConfig
+    from sdmbench.running.training import optimise
 
     w = torch.nn.Parameter(torch.ones(1))
 
@@ -144,8 +146,8 @@ def test_a_stage_may_have_the_divergence_rules_watch_its_reconstruction_instead_
     """A VQ-VAE's loss is reconstruction + codebook/commitment terms, and the latter grow as the
     encoder's outputs spread (sdmbench's VQ-SVAE: 0.1 -> 1.4-2.8 while MSE/Var fell 1.8-2.1 -> 0.11-0.14).
     Watching the sum flags a stage that learned; watching the reconstruction does not."""
-    from sdmbench.config import RunConfig
-    from sdmbench.training import Watched, optimise
+    from sdmbench.running.config import RunConfig
+    from sdmbench.running.training import Watched, optimise
 
     w = torch.nn.Parameter(torch.ones(1))
     reconstruction = lambda step: 2.0 / (1 + 0.2 * step)  # 2.0 -> 0.1
@@ -180,7 +182,7 @@ def test_a_diverged_record_is_shown_but_never_ranked():
 
 
 def test_records_are_strict_json(tmp_path):
-    from sdmbench.records import finite
+    from sdmbench.running.records import finite
 
     assert finite({"a": [1.0, math.inf], "b": {"c": math.nan}}) == {"a": [1.0, None], "b": {"c": None}}
     with pytest.raises(ValueError):

@@ -12,7 +12,7 @@ import torch
 
 from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
-from sdmbench.runner import execute
+from sdmbench.running.runner import execute
 
 from conftest import SHARED_DATA, needs_shared_mnist
 
@@ -22,9 +22,9 @@ SETTINGS = dict(image_size=16, backbone=dict(ch=8, ch_mult=(1, 2), num_res_block
 
 CHILD = """
 import json, sys
-from sdmbench import plugins
-from sdmbench.configure import configure
-from sdmbench.runner import execute
+from sdmbench.plugin_api import loader as plugins
+from sdmbench.running.configure import configure
+from sdmbench.running.runner import execute
 settings, flags = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 execute(configure(plugins.get(), flags, preset=settings), log=lambda *a: None)
 """
@@ -130,7 +130,7 @@ def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(
 
 
 def test_the_first_signal_asks_for_a_stop_and_the_second_stops_at_once():
-    from sdmbench import interrupt
+    from sdmbench.running import interrupt
 
     with interrupt.deferred():
         assert interrupt.requested() is None

@@ -7,7 +7,7 @@ import torch
 
 from conftest import configure_from as resolve
 from sdmbench.errors import UsageError
-from sdmbench.runner import Run, clock, execute
+from sdmbench.running.runner import Run, clock, execute
 
 from conftest import SHARED_DATA, needs_shared_mnist
 
@@ -79,7 +79,7 @@ def test_resume_reuses_the_finished_stage_and_gives_the_same_result(tiny_run, tm
 
 @needs_shared_mnist
 def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_path, monkeypatch):
-    import sdmbench.runner as runner
+    import sdmbench.running.runner as runner
 
     def broken_sample(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -97,7 +97,7 @@ def test_a_failure_after_training_keeps_the_stage_to_resume_from(tiny_run, tmp_p
 
 
 def test_set_reaches_nested_settings_and_refuses_unknown_ones():
-    from sdmbench.config import parse_settings, resolve
+    from sdmbench.running.config import parse_settings, resolve
     from sdmbench.errors import UsageError
 
     settings = parse_settings(["backbone.autoencoder.num_codes=64", "lr=0.001", "sampler=ddpm"])
@@ -111,7 +111,7 @@ def test_set_reaches_nested_settings_and_refuses_unknown_ones():
 
 
 def test_set_values_of_the_wrong_type_are_usage_errors():
-    from sdmbench.config import parse_settings, resolve
+    from sdmbench.running.config import parse_settings, resolve
     from sdmbench.errors import UsageError
 
     with pytest.raises(UsageError, match="'T' must be a number"):
@@ -150,8 +150,8 @@ def test_init_from_fine_tunes_a_trained_if_run_as_tsm(tiny_run, tmp_path, capsys
 
 
 def test_a_resumed_config_keeps_what_it_was_made_with_but_its_results_folder():
-    from sdmbench import plugins
-    from sdmbench.configure import configure
+    from sdmbench.plugin_api import loader as plugins
+    from sdmbench.running.configure import configure
 
     saved = configure(plugins.get(), {"dataset": "mnist", "neuron": "tsm", "init_from": "runs/if-run",
                                       "results_dir": "old"}).to_dict()

@@ -61,7 +61,7 @@ def test_more_samples_are_generated_from_the_saved_weights_as_a_larger_run_would
 
 
 def test_another_extractor_scores_the_kept_samples(runs, tmp_path, monkeypatch, sdmbench_plugins):
-    from sdmbench.rescore import check, read_samples, rescore
+    from sdmbench.running.rescore import check, read_samples, rescore
     from sdmbench_metrics import classifier
 
     folder = shutil.copytree(runs[0], tmp_path / runs[0].name)
@@ -78,8 +78,8 @@ def test_another_extractor_scores_the_kept_samples(runs, tmp_path, monkeypatch, 
 
 
 def test_the_leaderboard_lists_a_rescored_run_under_both_protocols(runs, tmp_path, sdmbench_plugins):
-    from sdmbench import leaderboard
-    from sdmbench.rescore import check, rescore
+    from sdmbench.board import leaderboard
+    from sdmbench.running.rescore import check, rescore
 
     folder = shutil.copytree(runs[0], tmp_path / runs[0].name)
     rescore(check(folder, None), sdmbench_plugins, "classifier", ["fid"], None, "cpu", data_root=str(SHARED_DATA))
@@ -101,7 +101,7 @@ def test_bad_choices_fail_in_one_line_before_any_work(runs, args, needle):
 
 def test_a_run_without_weights_can_only_be_rescored_with_its_own_samples(runs, tmp_path):
     from sdmbench.errors import UsageError
-    from sdmbench.rescore import check
+    from sdmbench.running.rescore import check
 
     folder = shutil.copytree(runs[0], tmp_path / "bare")
     for weights in folder.glob("stage-*.pt"):
@@ -116,7 +116,7 @@ def test_a_run_without_weights_can_only_be_rescored_with_its_own_samples(runs, t
 
 def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_clear_errors(runs, tmp_path):
     from sdmbench.errors import UsageError
-    from sdmbench.rescore import check
+    from sdmbench.running.rescore import check
 
     with pytest.raises(UsageError, match="no record.json there"):
         check(tmp_path, None)
@@ -129,8 +129,8 @@ def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_clear_errors(run
 def test_recounting_energy_reproduces_the_runs_own_pass_and_keeps_the_old_figures(runs, tmp_path, sdmbench_plugins):
     import torch
 
-    from sdmbench.recount import recount
-    from sdmbench.rescore import check
+    from sdmbench.running.recount import recount
+    from sdmbench.running.rescore import check
 
     cpu = torch.device("cpu")
     folder = shutil.copytree(runs[1], tmp_path / runs[1].name)  # 16 samples: two batches of 8

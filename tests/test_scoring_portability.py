@@ -10,7 +10,7 @@ from conftest import SHARED_DATA, needs_shared_mnist
 
 SCORE = """
 import json, torch
-from sdmbench import plugins
+from sdmbench.plugin_api import loader as plugins
 from sdmbench.scoring.evaluate import evaluate, metric_settings
 from sdmbench.scoring.metric import Scores
 from sdmbench.scoring.protocol import make_protocol

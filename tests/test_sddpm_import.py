@@ -2,7 +2,7 @@
 
 The key layout below is written out by hand from their ``Spk_UNet`` for a tiny
 config (ch 8, ch_mult (1, 2), one res block), independently of the renaming
-rules; ``benchmarks/check_sddpm_import.py`` compares outputs with their code.
+rules; ``studies/sddpm/check_import.py`` compares outputs with their code.
 """
 import pytest
 import torch
@@ -46,7 +46,7 @@ def their_state(ours: dict, tsm: bool = False) -> dict:
 
 def tiny(tmp_path, neuron="if"):
     from sdmbench.api import build_backbone
-    from sdmbench.config import RunConfig
+    from sdmbench.running.config import RunConfig
 
     config = RunConfig(model="sdm", neuron=neuron, T=4)
     shape = dict(img_ch=1, img_size=16, ch=8, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0)

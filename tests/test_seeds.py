@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from sdmbench.cli_run import parse_seeds
+from sdmbench.cli.run import parse_seeds
 from sdmbench.errors import UsageError
-from sdmbench.stats import estimate, rank_ranges
+from sdmbench.board.stats import estimate, rank_ranges
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 
@@ -71,7 +71,7 @@ def test_a_ratio_of_means_has_a_log_scale_delta_interval():
     Welch-Satterthwaite df = 0.022593^2 / ((4/432)^2 / 2 + (1/75)^2 / 2) = 3.874."""
     from scipy.stats import t
 
-    from sdmbench.stats import ratio
+    from sdmbench.board.stats import ratio
 
     r = ratio(estimate([10.0, 12.0, 14.0]), estimate([4.0, 5.0, 6.0]))
     half = t.ppf(0.975, 3.874) * 0.022593 ** 0.5
@@ -84,14 +84,14 @@ def test_a_ratio_of_means_has_a_log_scale_delta_interval():
 def test_welch_p_is_scipys_test_on_the_raw_values():
     from scipy.stats import ttest_ind
 
-    from sdmbench.stats import welch_p
+    from sdmbench.board.stats import welch_p
 
     a, b = [20.8, 16.5, 14.3], [82.1, 52.8, 53.6]
     assert welch_p(estimate(a), estimate(b)) == pytest.approx(ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
 
 
 def test_holm_multiplies_the_ith_smallest_of_m_p_values_by_m_minus_i_plus_1_and_keeps_the_order():
-    from sdmbench.stats import holm
+    from sdmbench.board.stats import holm
 
     # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, max(0.06, 1 x 0.04); None is not in the family
     adjusted = holm([0.04, None, 0.01, 0.03])
@@ -100,7 +100,7 @@ def test_holm_multiplies_the_ith_smallest_of_m_p_values_by_m_minus_i_plus_1_and_
 
 
 def test_the_leaderboard_compares_every_entry_with_a_baseline():
-    from sdmbench import leaderboard
+    from sdmbench.board import leaderboard
     from test_leaderboard import record
 
     ann = [record(f"a{i}", f, model="ann", seed=i, kid=f / 4) for i, f in enumerate((20.0, 16.0, 14.0))]
@@ -116,7 +116,7 @@ def test_the_leaderboard_compares_every_entry_with_a_baseline():
 
 
 def test_a_baseline_is_named_model_slash_neuron_when_a_model_has_an_entry_per_neuron():
-    from sdmbench import leaderboard
+    from sdmbench.board import leaderboard
     from sdmbench.errors import UsageError
     from test_leaderboard import record
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdmbench import leaderboard
+from sdmbench.board import leaderboard
 from sdmbench.errors import UsageError
-from sdmbench.records import RECORD_FILE, SCHEMA_VERSION
+from sdmbench.running.records import RECORD_FILE, SCHEMA_VERSION
 from sdmbench.scoring.protocol import make_protocol, protocol_key
-from sdmbench.site import build_site
-from sdmbench.site.browser import NoBrowser, chromium
-from sdmbench.site.plots import Point, front
-from sdmbench.site.runs import command
+from sdmbench.board.site import build_site
+from tools.browser import NoBrowser, chromium
+from sdmbench.board.site.plots import Point, front
+from sdmbench.board.site.runs import command
 
 from conftest import REPO
 
@@ -109,7 +109,7 @@ def test_a_rebuild_removes_the_pages_of_entries_that_left(tmp_path):
 
 def leaderboard_cmd(results_dir, **flags):
     """``sdmbench leaderboard --results-dir DIR ...`` in this process (a bad flag raises its UsageError)."""
-    from sdmbench.cli_leaderboard import leaderboard_cmd as command
+    from sdmbench.cli.leaderboard import leaderboard_cmd as command
 
     given = dict(results_dir=Path(results_dir), dataset=None, fmt="table", output=None, out_dir=None,
                  baseline=None, energy_model=None)

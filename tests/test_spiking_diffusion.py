@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import configure_from as resolve
-from sdmbench.neuron import neuron_maker
-from sdmbench.runner import execute
+from sdmbench.plugin_api.neuron import neuron_maker
+from sdmbench.running.runner import execute
 from sdmbench_neurons import make_if
 from sdmbench_spiking_diffusion.absorbing import AbsorbingDiffusion
 from sdmbench_spiking_diffusion.quantizer import VectorQuantizer, codebook_usage

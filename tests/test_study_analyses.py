@@ -1,4 +1,4 @@
-"""Issue 20's analyses (``benchmarks/compute_scaling.py``, ``benchmarks/variant_ablation.py``): the
+"""Issue 20's analyses (``studies/scaling/compute_scaling.py``, ``studies/scaling/variant_ablation.py``): the
 power-law fit and the compute at which the SNN/ANN ratio reaches the target, on curves whose answer
 is known in closed form; the ablation's rows read off the published board."""
 import importlib.util
@@ -11,14 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+def analysis(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "studies" / "scaling" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-scaling = benchmark("compute_scaling")
+scaling = analysis("compute_scaling")
 
 
 def curve(a: float, b: float, cs):
@@ -71,7 +71,7 @@ def published(model: str, neuron=None, stem: str = "spiking", study=None):
 
 
 def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_archived_board():
-    ablation = benchmark("variant_ablation")
+    ablation = analysis("variant_ablation")
     rows = ablation.analyse(BOARD_2026_11_26, "sdm", "tsm", "spiking-variant", "sdm-ann")
     assert rows[0]["variant"] == "faithful (tsm, spiking stem)"
     ann = published("sdm-ann")
@@ -91,7 +91,7 @@ def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_archived
 
 
 def test_a_board_without_the_faithful_entry_is_refused(tmp_path):
-    ablation = benchmark("variant_ablation")
+    ablation = analysis("variant_ablation")
     with pytest.raises(SystemExit, match="faithful sdm/tsm"):
         ablation.analyse(tmp_path, "sdm", "tsm", "spiking-variant", "sdm-ann")
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from conftest import configure_from as resolve
-from sdmbench.runner import execute
+from sdmbench.running.runner import execute
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
 from test_runner import TINY

@@ -1,5 +1,5 @@
 """A separate package, installed with pip, that registers a dataset
-(examples/sdmbench-imagefolder), checked with ``sdmbench.testing.check_dataset``."""
+(examples/sdmbench-imagefolder), checked with ``sdmbench.plugin_api.testing.check_dataset``."""
 import json
 
 import pytest
@@ -17,7 +17,7 @@ def folder(tmp_path_factory):
     """The first 60 MNIST test digits as PNG files in class folders (ImageFolder's layout)."""
     from PIL import Image
 
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
 
     data = plugins.get().dataset.get("mnist")(str(SHARED_DATA), "test", 28)
     root = tmp_path_factory.mktemp("images")
@@ -31,7 +31,7 @@ def folder(tmp_path_factory):
 @needs_shared_mnist
 def test_the_installed_dataset_passes_check_dataset(installed, folder):
     root, _ = folder
-    proc = run_python("from sdmbench.testing import check_dataset; from sdmbench_imagefolder import load_image_folder; "
+    proc = run_python("from sdmbench.plugin_api.testing import check_dataset; from sdmbench_imagefolder import load_image_folder; "
                    f"check_dataset(load_image_folder, root={str(root)!r}); print('contract ok')", installed)
     assert proc.returncode == 0 and "contract ok" in proc.stdout, proc.stderr
 

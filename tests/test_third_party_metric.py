@@ -20,7 +20,7 @@ def test_pixel_stats_are_the_gaps_of_the_pixel_moments(installed, tmp_path):
     """By hand: generated pixels {0, 255} (mean 1/2, std 1/2) against reference
     pixels all 51 (mean 0.2, std 0): gaps 0.3 and 0.5."""
     code = ("import torch, json; from sdmbench_pixelstats import PixelStats; "
-            "from sdmbench.data import ImageData; from sdmbench.scoring import ScoringContext; "
+            "from sdmbench.plugin_api.data import ImageData; from sdmbench.scoring import ScoringContext; "
             "ref = torch.full((4, 1, 2, 2), 51, dtype=torch.uint8); "
             "gen = torch.tensor([0, 255] * 8, dtype=torch.uint8).view(4, 1, 2, 2); "
             "data = ImageData('r', 'train', 1, 2, 2, 4, 'h' * 16, 'mem', images=ref); "
@@ -33,7 +33,7 @@ def test_pixel_stats_are_the_gaps_of_the_pixel_moments(installed, tmp_path):
 
 
 def test_the_installed_metric_passes_check_metric(installed):
-    code = ("from sdmbench.testing import check_metric; from sdmbench_pixelstats import PixelStats; "
+    code = ("from sdmbench.plugin_api.testing import check_metric; from sdmbench_pixelstats import PixelStats; "
             "v = check_metric(PixelStats); assert set(v) == {'pixel_mean_gap', 'pixel_std_gap'}; print('ok')")
     proc = run_python(code, installed)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
@@ -50,7 +50,7 @@ def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp
     assert record["config"]["metrics"] == ["energy", "pixel-stats"] and "fid" not in m
     assert m["pixel_mean_gap"] == pytest.approx(abs(details["generated_mean"] - details["reference_mean"]))
     # the reference statistic is the data's own: MNIST's first 64 test digits at 16 px
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
 
     data = plugins.get().dataset.get("mnist")(str(SHARED_DATA), "test", 16)
     assert details["reference_mean"] == pytest.approx(float(data.first(64).double().mean() / 255))
@@ -78,7 +78,7 @@ def _shows_in_every_format(installed, folder, m):
 
 
 def test_without_metrics_the_registered_defaults_run():
-    from sdmbench import plugins
+    from sdmbench.plugin_api import loader as plugins
 
     assert plugins.build().metric.defaults() == ["energy", "fid", "kid", "prc"]  # pixel-stats is not installed here
 

@@ -26,7 +26,7 @@ def test_installed_package_appears_in_plugins_with_its_distribution(installed):
 
 
 def test_installed_neuron_passes_the_contract_checks_of_sdmbench_testing(installed):
-    code = ("import sdmbench_alif; from sdmbench.testing import check_neuron; "
+    code = ("import sdmbench_alif; from sdmbench.plugin_api.testing import check_neuron; "
             "check_neuron(sdmbench_alif.make_alif, T=4); print('contract ok')")
     proc = run_python(code, installed)
     assert proc.returncode == 0 and "contract ok" in proc.stdout, proc.stderr

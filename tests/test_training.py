@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from sdmbench.config import RunConfig
-from sdmbench.training import recalibrate_batchnorm
+from sdmbench.running.config import RunConfig
+from sdmbench.running.training import recalibrate_batchnorm
 from sdmbench_ddpm.process import GaussianDiffusion
 
 
@@ -46,7 +46,7 @@ def test_recalibrated_statistics_are_the_batch_statistics_of_fresh_noisy_trainin
 
 
 def test_cosine_schedule_runs_from_lr_to_zero_and_constant_stays_put():
-    from sdmbench.training import learning_rate
+    from sdmbench.running.training import learning_rate
 
     cosine = RunConfig(lr=2e-3, train_steps=100, lr_schedule="cosine")
     assert learning_rate(cosine, 0) == 2e-3
@@ -59,7 +59,7 @@ def test_cosine_schedule_runs_from_lr_to_zero_and_constant_stays_put():
 def test_the_optimiser_steps_at_the_scheduled_rate():
     """Adam on a constant gradient moves a weight by exactly lr per step
     (m_hat / sqrt(v_hat) = 1), so the increments are the schedule."""
-    from sdmbench.training import learning_rate, optimise
+    from sdmbench.running.training import learning_rate, optimise
 
     w = torch.nn.Parameter(torch.zeros(1))
     config = RunConfig(lr=0.1, train_steps=4, lr_schedule="cosine", grad_clip=0.0)

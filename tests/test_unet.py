@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sdmbench.neuron import is_neuron, neuron_maker
+from sdmbench.plugin_api.neuron import is_neuron, neuron_maker
 from sdmbench.errors import UsageError
 from sdmbench_neurons import make_if
 from sdmbench_sdm.unet import SpikingUNet

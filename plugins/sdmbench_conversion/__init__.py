@@ -5,7 +5,7 @@ converter ``qcfs`` (each activation -> an IF neuron) and the model
 optionally fine-tune the SNN; see :mod:`.pipeline`). Its own settings are
 ``bits``, ``fine_tune`` and ``converter`` (``--set bits=3``)."""
 import sdmbench
-from sdmbench.model import ModelRecipe
+from sdmbench.plugin_api.model import ModelRecipe
 
 from .converter import convert_qcfs
 from .pipeline import ConversionPipeline, settle

@@ -29,10 +29,10 @@ import torch
 from torch import nn
 
 from sdmbench.errors import UsageError
-from sdmbench.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
-from sdmbench.sampling import observed_sampling, sample, save_grid
+from sdmbench.running.pipeline import TRAIN_THRESHOLD, DiffusionPipeline, RunContext, build_backbone
+from sdmbench.running.sampling import observed_sampling, sample, save_grid
 from sdmbench.scoring.metric import Scores
-from sdmbench.training import noisy_batch, optimise
+from sdmbench.running.training import noisy_batch, optimise
 
 from .finetune import BlockMatcher
 

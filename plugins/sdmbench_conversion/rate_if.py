@@ -21,7 +21,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from sdmbench.neuron import NEURON_TAG
+from sdmbench.plugin_api.neuron import NEURON_TAG
 from sdmbench_conversion.layers import MIN_ALPHA
 from sdmbench_neurons.surrogate import spike
 

@@ -16,7 +16,7 @@ import torch
 from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
-from sdmbench.data import ImageData, download, download_root, user_roots
+from sdmbench.plugin_api.data import ImageData, download, download_root, user_roots
 from sdmbench.errors import UsageError
 
 NATIVE = 64

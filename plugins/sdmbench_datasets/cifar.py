@@ -7,7 +7,7 @@ re-packed copy works; a corrupt file is a one-line error.
 
 The batches are pickles, and torchvision reads them with ``pickle.load``,
 which runs any callable a file names. sdmbench keeps torchvision's class and
-layout but reads every batch with :func:`sdmbench.safe_pickle.load_arrays`, which
+layout but reads every batch with :func:`sdmbench.plugin_api.safe_pickle.load_arrays`, which
 admits only what NumPy arrays are rebuilt from: a crafted batch file is
 refused before anything in it runs.
 """
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torchvision import datasets as tvd
 
-from sdmbench import safe_pickle
-from sdmbench.data import ImageData, content_hash, download, download_root, user_roots
+from sdmbench.plugin_api import safe_pickle
+from sdmbench.plugin_api.data import ImageData, content_hash, download, download_root, user_roots
 from sdmbench.errors import UsageError
 
 FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",

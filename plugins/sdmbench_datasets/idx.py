@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from torchvision import datasets as tvd
 
-from sdmbench.data import ImageData, content_hash, download, download_root, find_files, stage_raw, user_roots
+from sdmbench.plugin_api.data import ImageData, content_hash, download, download_root, find_files, stage_raw, user_roots
 
 
 @dataclass(frozen=True)

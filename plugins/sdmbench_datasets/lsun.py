@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torchvision.transforms import v2
 
-from sdmbench.data import ImageData, cache_dir, not_found, user_roots
+from sdmbench.plugin_api.data import ImageData, cache_dir, not_found, user_roots
 from sdmbench.errors import UsageError
 
 NATIVE = 256

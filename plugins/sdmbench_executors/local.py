@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import List
 
-from sdmbench.sweep import Job, Outcome, run_job
+from sdmbench.running.sweep import Job, Outcome, run_job
 
 
 class LocalExecutor:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from sdmbench.errors import UsageError
-from sdmbench.sweep import Job, Outcome, run_job
+from sdmbench.running.sweep import Job, Outcome, run_job
 
 #: sdmbench option -> submitit AutoExecutor parameter
 PARAMETERS = {"partition": "slurm_partition", "timeout_min": "timeout_min", "gpus_per_node": "gpus_per_node",

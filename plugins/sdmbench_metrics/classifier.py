@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from sdmbench.data import ImageData, resize
+from sdmbench.plugin_api.data import ImageData, resize
 from sdmbench.errors import UsageError
 from sdmbench.scoring.extractor import FeatureExtractor
 

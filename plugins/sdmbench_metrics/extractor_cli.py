@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 import torch
 import typer
 
-from sdmbench.commands import group
+from sdmbench.plugin_api.commands import group
 from sdmbench.errors import UsageError
 
 from . import classifier, pinned
@@ -43,7 +43,7 @@ def _splits(plugins, dataset: str, data_root: Optional[str]) -> Tuple[object, ob
 def train_weights(plugins, dataset: str, name: str, data_root: Optional[str] = None, pin: bool = False,
                   progress=None, log=print) -> dict:
     """Train, measure and save one extractor's weights; returns what was written."""
-    from sdmbench.records import check_writable
+    from sdmbench.running.records import check_writable
 
     recipe = classifier.RECIPES[name]
     path = pinned.pinned_path(name, dataset) if pin else pinned.local_path(name, dataset)
@@ -75,8 +75,8 @@ def train_cmd(
     pin: bool = typer.Option(False, "--pin", help="write into the package (maintainers: then pin its hash)"),
 ):
     """Train a classifier extractor for DATASET (a local scoring protocol unless pinned)."""
-    from sdmbench import plugins as registry
-    from sdmbench.console import progress_bars
+    from sdmbench.plugin_api import loader as registry
+    from sdmbench.cli.console import progress_bars
 
     plugins = registry.get()
     plugins.dataset.get(dataset)  # an unknown name is a one-line error before any work

@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from sdmbench.data import ImageData
+from sdmbench.plugin_api.data import ImageData
 from sdmbench.errors import UsageError
 from sdmbench.scoring.extractor import FeatureExtractor
 

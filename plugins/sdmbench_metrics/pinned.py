@@ -28,7 +28,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from sdmbench.data import cache_dir
+from sdmbench.plugin_api.data import cache_dir
 from sdmbench.errors import UsageError
 from sdmbench.scoring.protocol import LOCAL_VERSION_PREFIX as LOCAL_PREFIX
 

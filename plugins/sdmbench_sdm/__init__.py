@@ -3,7 +3,7 @@
 T = 1; formerly ``ddpm``, still accepted), and two commands: ``sdmbench import
 sddpm`` and ``sdmbench sweep-threshold`` (SDM's threshold guidance)."""
 import sdmbench
-from sdmbench.model import ModelRecipe
+from sdmbench.plugin_api.model import ModelRecipe
 
 from .unet import make_unet
 

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from sdmbench.neuron import fold, unfold
+from sdmbench.plugin_api.neuron import fold, unfold
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

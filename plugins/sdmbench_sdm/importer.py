@@ -18,13 +18,13 @@ from typing import List, Optional, Sequence
 import torch
 import typer
 
-from sdmbench import plugins as plugin_loader
+from sdmbench.plugin_api import loader as plugin_loader
 from sdmbench.api import build_backbone
-from sdmbench.checkpoint import load_state
-from sdmbench.commands import group
-from sdmbench.configure import configure
+from sdmbench.running.checkpoint import load_state
+from sdmbench.plugin_api.commands import group
+from sdmbench.running.configure import configure
 from sdmbench.errors import UsageError
-from sdmbench.records import CONFIG_FILE, write_json_atomic
+from sdmbench.running.records import CONFIG_FILE, write_json_atomic
 
 from . import sddpm_import
 
@@ -91,7 +91,7 @@ def import_sddpm_cmd(
     """Import an SDDPM (Spk_UNet) or SDM (Spk_UNet_TSM) checkpoint as a run folder."""
     if not checkpoint.is_file():
         raise UsageError(f"no checkpoint file at {checkpoint}")
-    from sdmbench.records import check_writable
+    from sdmbench.running.records import check_writable
 
     check_writable(out_dir.parent, f"the run folder {out_dir.name}")
     folder = import_sddpm(checkpoint, out_dir, dataset=dataset, ch_mult=_int_list(ch_mult, "--ch-mult"),

@@ -16,12 +16,12 @@ from typing import Any, Dict, List, Optional, Sequence
 import typer
 from rich.table import Table
 
-from sdmbench import plugins as plugin_loader
-from sdmbench.config import RunConfig
-from sdmbench.console import out, progress_bars
-from sdmbench.configure import configure
+from sdmbench.plugin_api import loader as plugin_loader
+from sdmbench.running.config import RunConfig
+from sdmbench.cli.console import out, progress_bars
+from sdmbench.running.configure import configure
 from sdmbench.errors import UsageError
-from sdmbench.records import check_writable, write_json_atomic
+from sdmbench.running.records import check_writable, write_json_atomic
 
 
 def parse_values(text: str) -> List[float]:
@@ -36,8 +36,8 @@ def parse_values(text: str) -> List[float]:
 
 def sweep(run_dir: Path, values: Sequence[float], overrides: Dict[str, Any], plugins, progress=None,
           log=print) -> List[Dict[str, Any]]:
-    from sdmbench.records import read_config
-    from sdmbench.runner import check_saved_state, execute
+    from sdmbench.running.records import read_config
+    from sdmbench.running.runner import check_saved_state, execute
 
     base = read_config(run_dir, "sweep-threshold")
     if not RunConfig.from_dict(base).spiking:

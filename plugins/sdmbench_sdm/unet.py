@@ -32,7 +32,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from sdmbench.neuron import Swish, fold, unfold
+from sdmbench.plugin_api.neuron import Swish, fold, unfold
 
 from .blocks import Downsample, ResBlock, TimeEmbedding, Upsample, conv_maker
 

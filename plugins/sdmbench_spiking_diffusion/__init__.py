@@ -2,7 +2,7 @@
 spiking token denoiser (``sdid``), absorbing-state discrete diffusion
 (``absorbing``) and the two-stage model ``spiking-diffusion``."""
 import sdmbench
-from sdmbench.model import ModelRecipe
+from sdmbench.plugin_api.model import ModelRecipe
 
 from .absorbing import AbsorbingDiffusion
 from .pipeline import SpikingDiffusionPipeline

@@ -17,10 +17,10 @@ from typing import Any, Dict
 import torch
 from torch import nn
 
-from sdmbench.data import to_unit
+from sdmbench.plugin_api.data import to_unit
 from sdmbench.errors import unknown_name
-from sdmbench.pipeline import PREVIEW_IMAGES, Pipeline, RunContext
-from sdmbench.training import Watched, optimise
+from sdmbench.running.pipeline import PREVIEW_IMAGES, Pipeline, RunContext
+from sdmbench.running.training import Watched, optimise
 
 from .quantizer import codebook_usage
 

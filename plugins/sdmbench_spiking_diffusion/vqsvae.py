@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sdmbench.neuron import Swish, fold, unfold
+from sdmbench.plugin_api.neuron import Swish, fold, unfold
 
 from .quantizer import VectorQuantizer
 

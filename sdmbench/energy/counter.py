@@ -34,7 +34,7 @@ from torch.overrides import TorchFunctionMode
 
 from sdmbench.energy.counts import Counts, Layer
 from sdmbench.energy.synapses import conv_acs, dense_macs, outputs, spike_counts
-from sdmbench.neuron import Swish, is_neuron
+from sdmbench.plugin_api.neuron import Swish, is_neuron
 
 SYNAPTIC = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 NORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)

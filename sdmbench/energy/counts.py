@@ -13,7 +13,7 @@ bit widths. The convention, per layer call:
   T x B for a spiking layer), the input map read (``spike_reads`` for a spike
   map, one bit each; ``activation_reads`` otherwise), the outputs written
   (``activation_writes``).
-- neuron (a module tagged by :func:`sdmbench.neuron.neuron_maker`): one
+- neuron (a module tagged by :func:`sdmbench.plugin_api.neuron.neuron_maker`): one
   ``elementwise`` update per output, its membrane potential read and written
   (``state_reads``, ``state_writes``), its input currents read and its spikes
   written (``spike_writes``).

@@ -17,7 +17,7 @@ writes, through :func:`write`::
 The core reads these only through :class:`EnergyDetails` (:func:`EnergyDetails.of`):
 repricing a record under another energy model, verifying it, the site's
 per-layer charts. Records of the first counter (schema 1, upgraded on
-loading by :func:`sdmbench.records.upgrade`) hold ``layers`` over the
+loading by :func:`sdmbench.running.records.upgrade`) hold ``layers`` over the
 observed images and no ``models``.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Energy models: a price list that turns counts into joules.
 
-The contract (:class:`sdmbench.contracts.EnergyModel`): an energy model has a
+The contract (:class:`sdmbench.plugin_api.contracts.EnergyModel`): an energy model has a
 ``name``, a ``source`` (where its constants come from, with the technology
 node) and ``price(layers) -> Energy``, where ``layers`` maps layer names to
 :class:`~sdmbench.energy.counts.Layer` (counts per image). Plugins register
@@ -117,7 +117,7 @@ def price_all(layers: Mapping[str, Layer], models: Mapping[str, object]) -> Dict
 def registered_models(plugins=None):
     """``({name: energy model}, default name)`` of ``plugins`` (the installed ones when None)."""
     if plugins is None:
-        from sdmbench import plugins as loader
+        from sdmbench.plugin_api import loader as loader
 
         plugins = loader.get()
     registry = plugins.energy_model

@@ -85,7 +85,7 @@ def installed(plugins=None) -> Tuple[Column, ...]:
     """The columns of every installed metric (``plugins``: the process-wide ones by default), in the order
     the metrics were registered, the scores before the values of the run's own sampling pass."""
     if plugins is None:
-        from sdmbench import plugins as found
+        from sdmbench.plugin_api import loader as found
 
         plugins = found.get()
     columns = of_metrics(entry() for entry in plugins.metric.registered())

@@ -26,7 +26,7 @@ from typing import Any, ContextManager, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
-from sdmbench.data import ImageData
+from sdmbench.plugin_api.data import ImageData
 from sdmbench.scoring.columns import Column
 from sdmbench.scoring.extractor import FeatureExtractor
 

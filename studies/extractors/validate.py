@@ -94,9 +94,10 @@ def monotone(values: Sequence[float], rising: bool = True) -> bool:
 
 def board_groups(board: Path, extractor: str) -> Dict[str, List[float]]:
     """FID per ranked entry of the board under ``extractor`` (its pinned protocol), one value per seed."""
-    from sdmbench import leaderboard, plugins as loader
-    from sdmbench.cli_leaderboard import _energy_model, preset_config
-    from sdmbench.records import load_records
+    from sdmbench.board import leaderboard
+    from sdmbench.plugin_api import loader as loader
+    from sdmbench.cli.leaderboard import _energy_model, preset_config
+    from sdmbench.running.records import load_records
 
     plugins = loader.get()
     records, _ = load_records(board)
@@ -123,8 +124,8 @@ def capability_scores(samples_path: Path, extractor: str, dataset: str) -> Dict[
 
 def score_file(path: str, extractor: str, dataset: str, threads: int) -> Dict[str, float]:
     """Score a ``samples.npz`` (uint8 NHWC under arr_0) at 32 px under ``extractor``."""
-    from sdmbench import plugins as loader
-    from sdmbench.rescore import read_samples
+    from sdmbench.plugin_api import loader as loader
+    from sdmbench.running.rescore import read_samples
 
     torch.set_num_threads(threads)
     plugins = loader.get()
@@ -207,7 +208,7 @@ def plot(results: List[Dict[str, object]], path: Path) -> None:
 
 
 def main() -> None:
-    from sdmbench import plugins as loader
+    from sdmbench.plugin_api import loader as loader
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="fashion-mnist")

@@ -14,7 +14,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 import sdmbench
-from sdmbench.data import ImageData, content_hash, user_roots
+from sdmbench.plugin_api.data import ImageData, content_hash, user_roots
 from sdmbench.errors import UsageError
 
 NAME = "image-folder"
