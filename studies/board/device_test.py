@@ -1,0 +1,78 @@
+"""Are runs on two devices seeds of one entry? The same settings trained on a GPU and on a CPU, compared.
+
+    python studies/board/device_test.py leaderboard leaderboard/archive/2026-12-04-gpu [--metric fid]
+
+Runs from every folder given are grouped as the board groups them (dataset, scoring protocol, model,
+neuron, options and every setting that shapes the method; the device is not one of them), then split by
+the device they trained on (``config.device``). For each group that both devices ran, with at least two
+seeds each: the means, Welch's t-test (unequal variances) of the metric, and, where both ran the same
+seeds, the paired t-test over those seeds. A large p says the test found no difference at this number of
+seeds; it is not a proof of equality, so the board still keeps one device per entry (issue 33, item 3).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+from scipy import stats
+
+
+def runs_by_device(folders: List[Path], metric: str) -> Dict[tuple, Dict[str, Dict[int, float]]]:
+    """{group: {device: {seed: metric}}} over every scoring of every run in ``folders``."""
+    from sdmbench.board.entries import method, views
+    from sdmbench.running.records import load_records
+
+    groups: Dict[tuple, Dict[str, Dict[int, float]]] = {}
+    for folder in folders:
+        records, _ = load_records(folder)
+        for record in records:
+            for view in views(record, []):
+                config = view.get("config") or {}
+                if metric not in view.get("metrics", {}) or view.get("diverged"):
+                    continue
+                extractor = view["protocol"].get("extractor") or "-"
+                key = (view["dataset"], extractor, view["model"], view.get("neuron") or "-",
+                       json.dumps([config.get("options") or {}, method(config)], sort_keys=True, default=str))
+                device = str(config.get("device", "?")).split(":")[0]
+                groups.setdefault(key, {}).setdefault(device, {})[int(config.get("seed", 0))] = \
+                    float(view["metrics"][metric])
+    return groups
+
+
+def compare(a: Dict[int, float], b: Dict[int, float]) -> Tuple[float, float, float | None]:
+    """Mean difference (a - b), Welch's p, and the paired p over the seeds both ran (None under 2)."""
+    x, y = np.array(list(a.values())), np.array(list(b.values()))
+    welch = stats.ttest_ind(x, y, equal_var=False).pvalue
+    common = sorted(set(a) & set(b))
+    paired = stats.ttest_rel([a[s] for s in common], [b[s] for s in common]).pvalue if len(common) >= 2 else None
+    return float(x.mean() - y.mean()), float(welch), None if paired is None else float(paired)
+
+
+def table(groups, metric: str) -> str:
+    lines = [f"| dataset | extractor | entry | steps | {metric}, cuda (seeds) | {metric}, cpu (seeds) | "
+             "cuda - cpu | p (Welch) | p (paired by seed) |", "|---|---|---|---|---|---|---|---|---|"]
+    for (dataset, extractor, model, neuron, blob), by in sorted(groups.items()):
+        if not {"cuda", "cpu"} <= set(by) or min(len(by["cuda"]), len(by["cpu"])) < 2:
+            continue
+        diff, welch, paired = compare(by["cuda"], by["cpu"])
+        steps = json.loads(blob)[1].get("train_steps", "-")
+        cells = [dataset, extractor, f"`{model}`" + (f" / `{neuron}`" if neuron != "-" else ""), str(steps)]
+        cells += [f"{np.mean(list(by[d].values())):.2f} ({len(by[d])})" for d in ("cuda", "cpu")]
+        cells += [f"{diff:+.2f}", f"{welch:.3f}", "-" if paired is None else f"{paired:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--metric", default="fid")
+    args = ap.parse_args()
+    print(table(runs_by_device(args.folders, args.metric), args.metric))
+
+
+if __name__ == "__main__":
+    main()
