@@ -139,10 +139,10 @@ def test_the_two_extractors_are_two_networks(tmp_path):
     assert torch.equal(resnet(images), classifier.make_resnet_classifier(data)(images))  # eval mode: stable
 
 
-def test_both_extractors_are_registered_and_the_first_is_the_default():
+def test_both_extractors_are_registered_and_the_resnet_is_the_default():
     registry = plugins.get().extractor
     assert {"classifier", "classifier-resnet"} <= set(registry.names())
-    assert registry.default("extractor") == "classifier"
+    assert registry.default("extractor") == "classifier-resnet"  # it separates entries best (issue 30)
 
 
 def test_the_extractor_train_command_refuses_unknown_names_before_work():

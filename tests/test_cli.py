@@ -55,7 +55,7 @@ def test_smoke_run_records_fid_energy_firing_rates_and_a_grid(smoke_runs, datase
     assert code == 0, err[-2000:]
     assert "FID " in out and not re.search(r"\d\.\d{5,}", out), out  # the closing line is rounded
     folder, record = record_of(results, dataset)
-    assert record["protocol"]["extractor"] == "classifier"
+    assert record["protocol"]["extractor"] == "classifier-resnet"  # the registry's default
     assert record["metrics"]["fid"] > 0
     assert record["metrics"]["energy_per_image_mj"] > 0
     energy = record["details"]["energy"]

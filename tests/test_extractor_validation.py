@@ -52,3 +52,23 @@ def test_monotone_and_largest_difference():
     assert validate.monotone([3, 2, 1], rising=False)
     scores = {"a": {"fid": 10.0, "kid": 1.0}, "b": {"fid": 10.001, "kid": 1.0}}
     assert validate.largest_difference(scores) == pytest.approx(0.001 / 10.001)
+
+
+def test_two_entry_f_test_is_students_t_squared_and_families_pick_their_entries():
+    import sys
+
+    from scipy.stats import ttest_ind
+
+    sys.path.insert(0, str(Path(validate.__file__).parent))
+    spec = importlib.util.spec_from_file_location("discriminability",
+                                                  Path(validate.__file__).parent / "discriminability.py")
+    disc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(disc)
+    tsm, if_ = [43.0, 40.1, 47.9, 41.2, 42.8], [51.0, 55.3, 46.9, 52.4, 50.5]
+    t = ttest_ind(tsm, if_)  # equal variances: F(1, n - 2) = t^2, same p
+    r = disc.f_test({"sdm/tsm": tsm, "sdm/if": if_})
+    assert r["F"] == pytest.approx(t.statistic ** 2, rel=1e-12) and r["p"] == pytest.approx(t.pvalue, rel=1e-9)
+    assert (r["entries"], r["runs"]) == (2, 10)
+    board = {"sdm/tsm": tsm, "sdm/if": if_, "sdm-ann": [20.0, 21.5], "one-seed": [70.0]}
+    assert set(disc.family(board, None)) == {"sdm/tsm", "sdm/if", "sdm-ann"}
+    assert set(disc.family(board, ("sdm/tsm", "sdm/if", "one-seed"))) == {"sdm/tsm", "sdm/if"}

@@ -158,3 +158,15 @@ def test_protocol_groups_are_listed_by_extractor_then_n():
     rows = leaderboard.rows([record("many", 30.0, samples=5000), record("few", 10.0, samples=128),
                              record("mid", 20.0, samples=1000)])
     assert [r["run_ids"][0] for r in rows] == ["few", "mid", "many"]
+
+
+def test_the_default_extractor_s_protocols_lead_and_the_rest_follow_by_name():
+    def scored_by(run_id, extractor):
+        r = record(run_id, 10.0)
+        r["protocol"] = dict(r["protocol"], extractor=extractor)
+        r["protocol_key"] = protocol_key(r["protocol"])
+        return r
+
+    runs = [scored_by("cnn", "classifier"), scored_by("inc", "inception"), scored_by("res", "classifier-resnet")]
+    assert [r["run_ids"][0] for r in leaderboard.rows(runs)] == ["cnn", "res", "inc"]
+    assert [r["run_ids"][0] for r in leaderboard.rows(runs, lead="classifier-resnet")] == ["res", "cnn", "inc"]

@@ -58,7 +58,7 @@ def test_a_config_saved_before_reads_as_the_same_method():
     (["--model", "spiking-diffusion", "--temperature", "-1"], "process.temperature must be a positive number"),
     (["--model", "sdm", "--set", "process.temperature=0.9"], "process 'ddpm' refuses its settings"),
     (["--model", "sdm", "--set", "extractor.weights=/w.pth"],
-     "extractor 'classifier' takes no settings; drop extractor.weights"),
+     "extractor 'classifier-resnet' takes no settings; drop extractor.weights"),
     (["--model", "sdm", "--extractor", "inception", "--set", "extractor.weights=/nonexistent.pth"],
      "--set extractor.weights=/nonexistent.pth: no such file"),
     (["--model", "sdm", "--extractor", "inception", "--set", "extractor.wieghts=/w.pth"],

@@ -45,7 +45,7 @@ def test_a_published_board_verifies(board):
     code, out, err = verify(folder)
     assert code == 0, out + err
     assert "0 mismatch" in out
-    assert "match" in out and "fid @ classifier@" in out and "energy_per_image_mj @ energy model" in out
+    assert "match" in out and "fid @ classifier-resnet@" in out and "energy_per_image_mj @ energy model" in out
     assert "entries: means, intervals, rank ranges" in out
 
 
@@ -60,7 +60,7 @@ def test_verify_catches_one_edited_fid(board, tmp_path):
     code, out, _ = verify(copy / run.name)
     assert code == 1
     [line] = [l for l in out.splitlines() if "MISMATCH" in l]
-    assert run.name in line and "fid @ classifier@" in line
+    assert run.name in line and "fid @ classifier-resnet@" in line
 
 
 def test_verify_catches_an_edited_energy_and_an_edited_table(board, tmp_path):

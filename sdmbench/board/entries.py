@@ -135,8 +135,10 @@ def _preset(first: Dict[str, Any], config: Dict[str, Any], preset_of) -> Optiona
 def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
             aliases: Optional[Dict[str, str]] = None,
             preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
-            baseline: Optional[str] = None, columns: Optional[Sequence[Column]] = None) -> List[Entry]:
-    """Every entry, sorted by dataset, protocol (extractor, then N), section, rank; ``aliases`` maps
+            baseline: Optional[str] = None, columns: Optional[Sequence[Column]] = None,
+            lead: Optional[str] = None) -> List[Entry]:
+    """Every entry, sorted by dataset, protocol (``lead``'s first, the registry's default extractor; then by
+    extractor, then N), section, rank; ``aliases`` maps
     deprecated model names to current ones, ``preset_of(record)`` gives the config its model's preset would make (None: unknown;
     without it no entry is a trial); ``baseline``: the label of a ranked entry that every entry of its
     dataset and protocol is compared with (:func:`compare`); ``columns``: the values estimated (default:
@@ -166,8 +168,9 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
     if baseline:
         compare(out, baseline, columns)
     order = {RANKED: 0, TRIAL: 1, DIVERGED: 2}
-    return sorted(out, key=lambda e: (e.dataset, str(e.protocol.get("extractor")), e.protocol.get("num_samples") or 0,
-                                      e.protocol_key, order[e.section], _sort_value(e, by), e.model))
+    return sorted(out, key=lambda e: (e.dataset, e.protocol.get("extractor") != lead, str(e.protocol.get("extractor")),
+                                      e.protocol.get("num_samples") or 0, e.protocol_key, order[e.section],
+                                      _sort_value(e, by), e.model))
 
 
 def _sort_value(e: Entry, by: Optional[Column]) -> float:

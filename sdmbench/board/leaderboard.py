@@ -36,26 +36,28 @@ SECTIONS = {RANKED: "Ranked (on their preset)", TRIAL: "Trials (off their preset
 def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
          preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
          baseline: Optional[str] = None, energy: Optional[Tuple[str, Any]] = None,
-         columns: Optional[Sequence[Column]] = None) -> List[Dict[str, Any]]:
-    """One row per entry (see :func:`sdmbench.board.entries.entries`), flat and escaped, in display order, with
+         columns: Optional[Sequence[Column]] = None, lead: Optional[str] = None) -> List[Dict[str, Any]]:
+    """One row per entry (see :func:`sdmbench.board.entries.entries`; ``lead``: the extractor whose protocols
+    come first), flat and escaped, in display order, with
     each of ``columns`` (default: the installed metrics') as mean and interval bounds; with a ``baseline``,
     each row's ratios to it (``fid_ratio``, ``kid_ratio``, ``energy_ratio`` and their interval bounds) and
     Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
     (:func:`sdmbench.energy.records.record_energy`), named in every row."""
-    return [row for _, row in entry_rows(records, dataset, aliases, preset_of, baseline, energy, columns)]
+    return [row for _, row in entry_rows(records, dataset, aliases, preset_of, baseline, energy, columns, lead)]
 
 
 def entry_rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dict[str, str] | None = None,
                preset_of: Optional[Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]] = None,
                baseline: Optional[str] = None,
                energy: Optional[Tuple[str, Any]] = None,
-               columns: Optional[Sequence[Column]] = None) -> List[Tuple[Entry, Dict[str, Any]]]:
+               columns: Optional[Sequence[Column]] = None,
+               lead: Optional[str] = None) -> List[Tuple[Entry, Dict[str, Any]]]:
     """:func:`rows`, each beside the :class:`~sdmbench.board.entries.Entry` it shows (whose records carry
     the energy under ``energy``'s model)."""
     columns = shown.installed() if columns is None else tuple(columns)
     if energy is not None:
         records = [with_energy_of(r, *energy) for r in records]
-    out = [(e, _row(e, columns)) for e in entries(records, dataset, aliases, preset_of, baseline, columns)]
+    out = [(e, _row(e, columns)) for e in entries(records, dataset, aliases, preset_of, baseline, columns, lead)]
     for _, row in out:
         row["energy_model"] = _text(energy[0]) if energy else None
         row["energy_prices"] = _text(getattr(energy[1], "description", "")) if energy else None

@@ -116,8 +116,10 @@ def board_pairs(records, plugins, dataset: Optional[str] = None, baseline: Optio
     """The leaderboard's ``(entry, row)`` pairs of ``records``, as every format of the command shows them."""
     from sdmbench.board import leaderboard
 
+    defaults = plugins.extractor.defaults()
     return leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
-                                  preset_of=preset_config(plugins), baseline=baseline, energy=energy)
+                                  preset_of=preset_config(plugins), baseline=baseline, energy=energy,
+                                  lead=defaults[0] if len(defaults) == 1 else None)
 
 
 def board_markdown(folder: Path, plugins) -> str:

@@ -92,8 +92,8 @@ def monotone(values: Sequence[float], rising: bool = True) -> bool:
     return all((b > a) if rising else (b < a) for a, b in zip(values, values[1:]))
 
 
-def board_groups(board: Path, extractor: str) -> Dict[str, List[float]]:
-    """FID per ranked entry of the board under ``extractor`` (its pinned protocol), one value per seed."""
+def board_entries(board: Path, extractor: str) -> Dict[str, List[dict]]:
+    """The records of each ranked entry of the board under ``extractor`` (its pinned protocol), one per seed."""
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as loader
     from sdmbench.cli.leaderboard import _energy_model, preset_config
@@ -101,12 +101,17 @@ def board_groups(board: Path, extractor: str) -> Dict[str, List[float]]:
 
     plugins = loader.get()
     records, _ = load_records(board)
-    groups: Dict[str, List[float]] = {}
+    out: Dict[str, List[dict]] = {}
     for entry, row in leaderboard.entry_rows(records, None, aliases=plugins.model.aliases(),
                                              preset_of=preset_config(plugins), energy=_energy_model(plugins, None)):
         if row["section"] == "ranked" and entry.protocol.get("extractor") == extractor:
-            groups[entry.name] = [r["metrics"]["fid"] for r in entry.records if r["metrics"].get("fid") is not None]
-    return groups
+            out[entry.name] = [r for r in entry.records if r["metrics"].get("fid") is not None]
+    return out
+
+
+def board_groups(board: Path, extractor: str) -> Dict[str, List[float]]:
+    """FID per ranked entry of the board under ``extractor`` (its pinned protocol), one value per seed."""
+    return {name: [r["metrics"]["fid"] for r in runs] for name, runs in board_entries(board, extractor).items()}
 
 
 def capability_scores(samples_path: Path, extractor: str, dataset: str) -> Dict[str, Dict[str, float]]:
