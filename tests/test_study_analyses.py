@@ -103,3 +103,23 @@ def test_the_ratio_at_matched_compute_is_the_ratio_of_the_mean_fids_at_each_leve
     assert scaling.matched(found, "ann", "snn") == [
         {"samples_seen": 100, "fid_ratio": 1.5, "spiking_seeds": 1, "ann_seeds": 1},
         {"samples_seen": 400, "fid_ratio": 36.0 / 12.0, "spiking_seeds": 3, "ann_seeds": 2}]  # 1600: the SNN never ran
+
+
+def test_the_curve_reads_each_run_under_the_chosen_pinned_extractor_and_keeps_one_device(tmp_path):
+    """A study run counts energy alone and is scored afterwards: its FID is the rescoring's under the chosen
+    extractor (N = 1000), read here from the record itself; a run trained on another device is not a point."""
+    import json
+    import shutil
+
+    cpu = next(p for p in sorted((ROOT / "leaderboard").glob("sdm-ann-fashion-mnist-quick-*"))
+               if json.loads((p / "record.json").read_text())["hardware"]["device"] == "cpu")
+    gpu = ROOT / "leaderboard" / "archive" / "2026-12-04-gpu" / "sdm-ann-fashion-mnist-quick-20261204-153745-0c4d07"
+    for run in (cpu, gpu):
+        shutil.copytree(run, tmp_path / run.name)
+    record = json.loads((cpu / "record.json").read_text())
+    for extractor in ("classifier", "classifier-resnet"):
+        want = [s["metrics"] for s in record["rescores"] if s["protocol"]["extractor"] == extractor][-1]
+        rows = scaling.points(tmp_path, ("sdm-ann",), "fashion-mnist", extractor, "cpu")["sdm-ann"]
+        assert [(r[2], r[3], r[4]) for r in rows] == [(want["fid"], want["kid"], record["config"]["train_steps"])]
+    gpu_rows = scaling.points(tmp_path, ("sdm-ann",), "fashion-mnist", "classifier-resnet", "cuda")["sdm-ann"]
+    assert len(gpu_rows) == 1 and gpu_rows[0][2] != rows[0][2]

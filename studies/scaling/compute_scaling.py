@@ -2,12 +2,15 @@
 would reach a target (issue 20).
 
     python studies/scaling/compute_scaling.py [RECORDS_DIR] [--spiking sdm/tsm] [--ann sdm-ann]
-                                         [--target 2] [--out docs/studies/compute_scaling]
+                                         [--target 2] [--extractor classifier-resnet] [--device cpu]
+                                         [--out docs/studies/compute_scaling]
 
 Reads the records of one dataset's quick-preset runs that differ from the preset at most in their
-training steps (the preset's seeds and the runs of ``studies/scaling/compute.toml``), scored under the
-record's own protocol (the classifier extractor, N = 1000). Compute is counted two ways: samples
-seen (steps x batch) and measured CPU seconds of training (the record's ``cpu_times``; for records
+training steps (the preset's seeds and the runs of ``studies/board/gpu_grid.py --grid study``), trained
+on one ``--device`` (default cpu: runs on another device are not seeds of the same points unless a test
+shows no difference, ``studies/board/device_test.py``), scored under one pinned ``--extractor`` (each
+protocol the record was scored under, its own or a rescoring, N = 1000). Compute is counted two ways:
+samples seen (steps x batch) and measured CPU seconds of training (the record's ``cpu_times``; for records
 older than those, the training stage's wall time x the torch threads the run used).
 
 For each model a power law is fitted by least squares on log-log axes, every run one point,
@@ -38,12 +41,14 @@ def label(record) -> str:
     return record["model"] + (f"/{record['neuron']}" if record.get("neuron") and record.get("T", 1) > 1 else "")
 
 
-def points(folder: Path, names, dataset: str):
-    """Per model name: [(samples seen, CPU seconds, FID, KID, train steps, seed)] of its quick-preset runs."""
+def points(folder: Path, names, dataset: str, extractor: str, device: str = "cpu"):
+    """Per model name: [(samples seen, CPU seconds, FID, KID, train steps, seed)] of its quick-preset runs
+    trained on ``device``, scored under ``extractor`` at N = 1000."""
     from sdmbench.plugin_api import loader as plugins
     from sdmbench.cli.leaderboard import preset_config
-    from sdmbench.board.entries import normal, off_preset
+    from sdmbench.board.entries import normal, off_preset, views
     from sdmbench.running.records import load_records
+    from sdmbench.scoring import columns as shown
 
     records, _ = load_records(folder)
     preset_of, out = preset_config(plugins.get()), {name: [] for name in names}
@@ -51,12 +56,18 @@ def points(folder: Path, names, dataset: str):
         c, name = r.get("config") or {}, label(r)
         if name not in out or r["dataset"] != dataset or c.get("preset") != "quick" or r.get("diverged"):
             continue
+        if (r.get("hardware") or {}).get("device", "cpu") != device:
+            continue
         preset = preset_of(r)
         if preset is None or set(off_preset(normal(c), normal(preset))) - {"train_steps"}:
             continue  # off the preset in more than its training steps (another study's trial)
-        m = r["metrics"]
-        out[name].append((c["train_steps"] * c["batch_size"], cpu_seconds(r),
-                          m.get("fid"), m.get("kid"), c["train_steps"], c.get("seed", 0)))
+        scored = [v["metrics"] for v in views(r, shown.installed())
+                  if (v.get("protocol") or {}).get("extractor") == extractor
+                  and (v.get("protocol") or {}).get("num_samples") == 1000]
+        if scored:
+            m = scored[-1]  # the latest scoring under this extractor
+            out[name].append((c["train_steps"] * c["batch_size"], cpu_seconds(r),
+                              m.get("fid"), m.get("kid"), c["train_steps"], c.get("seed", 0)))
     return out
 
 
@@ -140,13 +151,16 @@ def main() -> None:
     ap.add_argument("--ann", default="sdm-ann")
     ap.add_argument("--dataset", default="fashion-mnist")
     ap.add_argument("--target", type=float, default=2.0)
+    ap.add_argument("--extractor", default="classifier-resnet", help="the pinned extractor whose scores are read")
+    ap.add_argument("--device", default="cpu", help="only runs trained on this device (cpu, cuda)")
     ap.add_argument("--out", type=Path, default=Path("docs/studies/compute_scaling"))
     args = ap.parse_args()
-    found = points(args.folder, (args.ann, args.spiking), args.dataset)
-    summary = {"target_ratio": args.target, "models": {}}
+    found = points(args.folder, (args.ann, args.spiking), args.dataset, args.extractor, args.device)
+    summary = {"target_ratio": args.target, "extractor": args.extractor, "device": args.device, "models": {}}
     for name, rows in found.items():
         if not rows:
-            raise SystemExit(f"{name}: no quick-preset {args.dataset} runs in {args.folder}")
+            raise SystemExit(f"{name}: no quick-preset {args.dataset} runs trained on {args.device} and scored "
+                             f"under {args.extractor} in {args.folder}")
         model = summary["models"][name] = {"runs": [dict(zip(
             ("samples_seen", "cpu_s", "fid", "kid", "train_steps", "seed"), r)) for r in sorted(rows)]}
         if len({r[0] for r in rows}) >= 2:  # a fit needs two compute levels
@@ -183,7 +197,7 @@ def plot(found, summary, args) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training compute: samples seen (steps x batch)")
-        ax.set_ylabel(f"{key.upper()} (classifier features, N = 1000; lower is better)")
+        ax.set_ylabel(f"{key.upper()} ({args.extractor}, N = 1000; lower is better)")
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7)
     ax = axes[2]
