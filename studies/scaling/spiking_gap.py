@@ -21,11 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-OWN_PROTOCOL = "classifier@"  # the records' own extractor, the one the compute study scores with
+def own(protocols, extractor: str):
+    """The ablation row's values under the compute study's extractor (protocol keys read 'NAME@hash, ...')."""
+    return next(q for p, q in protocols.items() if p.split("@")[0] == extractor)
 
 
-def own(protocols):
-    return next(q for p, q in protocols.items() if p.startswith(OWN_PROTOCOL))
+def extractor_of(scaling) -> str:
+    """The extractor the compute study scored with (older studies: the records' own, ``classifier``)."""
+    return scaling.get("extractor", "classifier")
 
 
 def compute_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
@@ -46,14 +49,14 @@ def compute_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
             xs = np.geomspace(low, high * 4, 60)
             ax.plot(xs, 2 * np.exp(a) * xs ** b, color=colour, linestyle=":", label=f"2 x {ann}'s fit (the 2x target)")
     for k, row in enumerate(v for v in variants if v["variant"] != variants[0]["variant"]):
-        q = own(row["protocols"])
+        q = own(row["protocols"], extractor_of(scaling))
         ax.scatter([preset], [q["fid"]], marker="D", s=45, color=f"C{k + 2}", zorder=4,
                    label=f"{spiking} {row['variant']} ({q['seeds']} seed{'s' if q['seeds'] > 1 else ''})")
     ax.axvline(preset, color="grey", linewidth=0.6)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training compute: samples seen (steps x batch; grey: the quick preset of sdm)")
-    ax.set_ylabel("FID (classifier features, N = 1000)")
+    ax.set_ylabel(f"FID ({extractor_of(scaling)} features, N = 1000)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
 
@@ -71,7 +74,7 @@ def ratio_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
                 linestyle="--", label=f"ratio of the fits: ∝ C^{fs['b'] - fa['b']:+.2f}")
     preset = statistics.mode(r["samples_seen"] for r in scaling["models"][spiking]["runs"])
     for k, row in enumerate(v for v in variants if v["variant"] != variants[0]["variant"]):
-        q = own(row["protocols"])
+        q = own(row["protocols"], extractor_of(scaling))
         ax.scatter([preset], [q["fid_ratio"]], marker="D", s=45, color=f"C{k + 2}", zorder=4,
                    label=f"{row['variant']} ({q['seeds']} seed{'s' if q['seeds'] > 1 else ''})")
     ax.axhline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: issue 20's target")
@@ -84,12 +87,12 @@ def ratio_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
     ax.legend(fontsize=7)
 
 
-def energy_panel(ax, variants) -> None:
+def energy_panel(ax, variants, extractor: str) -> None:
     models = list(variants[0]["energy"])
     for m, marker in zip(models, "os^v"):
         ax.scatter([1.0], [1.0], marker=marker, color="#1f77b4", s=40, zorder=3)
     for k, row in enumerate(variants):
-        q = own(row["protocols"])
+        q = own(row["protocols"], extractor)
         for m, marker in zip(models, "os^v"):
             ax.scatter([q["fid_ratio"]], [row["energy"][m]["ratio"]], marker=marker, color=f"C{k + 1}" if k else "#d62728",
                        s=40, zorder=3)
@@ -100,7 +103,7 @@ def energy_panel(ax, variants) -> None:
     ax.annotate("ANN twin", (1.0, 1.0), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.axvline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: issue 20's target")
     ax.axhline(1, color="black", linewidth=0.6)
-    ax.set_xlabel("FID / ANN twin's (mean over seeds, classifier features)")
+    ax.set_xlabel(f"FID / ANN twin's (mean over seeds, {extractor} features)")
     ax.set_ylabel("energy per image / ANN twin's")
     ax.set_xlim(0.8, None)
     ax.set_ylim(0, None)
@@ -118,7 +121,7 @@ def main() -> None:
     args = ap.parse_args()
     for path, script in ((args.scaling, "compute_scaling"), (args.variant, "variant_ablation")):
         if not path.is_file():
-            raise SystemExit(f"{path} is missing: run python benchmarks/{script}.py first")
+            raise SystemExit(f"{path} is missing: run python studies/scaling/{script}.py first")
     scaling, variants = json.loads(args.scaling.read_text()), json.loads(args.variant.read_text())
 
     import matplotlib
@@ -129,7 +132,7 @@ def main() -> None:
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(19, 5.2), gridspec_kw={"width_ratios": [1.3, 1, 1]})
     compute_panel(left, scaling, variants, args.spiking, args.ann)
     ratio_panel(middle, scaling, variants, args.spiking, args.ann)
-    energy_panel(right, variants)
+    energy_panel(right, variants, extractor_of(scaling))
     fig.suptitle("Fashion-MNIST, quick preset shape: the spiking gap against training compute, architecture "
                  "and energy")
     fig.tight_layout()
