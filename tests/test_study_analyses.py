@@ -123,3 +123,22 @@ def test_the_curve_reads_each_run_under_the_chosen_pinned_extractor_and_keeps_on
         assert [(r[2], r[3], r[4]) for r in rows] == [(want["fid"], want["kid"], record["config"]["train_steps"])]
     gpu_rows = scaling.points(tmp_path, ("sdm-ann",), "fashion-mnist", "classifier-resnet", "cuda")["sdm-ann"]
     assert len(gpu_rows) == 1 and gpu_rows[0][2] != rows[0][2]
+
+
+def test_single_seed_points_on_two_devices_are_paired_across_their_settings():
+    """Three budgets, one seed each on each device, the GPU's FID 2x the CPU's times e^+0.1, e^-0.1, e^0:
+    the geometric mean ratio is exactly 2 and its 95% t-interval is 2 exp(± t(0.975, 2) 0.1 / sqrt 3)."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("device_test", ROOT / "studies" / "board" / "device_test.py")
+    device_test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(device_test)
+    groups = {("fashion-mnist", "classifier-resnet", "sdm-ann", "-", json.dumps([{}, {"train_steps": steps}])):
+              {"cuda": {0: 2 * cpu * math.exp(e)}, "cpu": {0: cpu}}
+              for steps, cpu, e in ((500, 40.0, 0.1), (1000, 30.0, -0.1), (4000, 12.0, 0.0))}
+    groups[("fashion-mnist", "classifier-resnet", "sdm-ann", "-", json.dumps([{}, {"train_steps": 2000}]))] = \
+        {"cuda": {0: 20.0, 1: 21.0}, "cpu": {0: 19.0, 1: 22.0}}  # several seeds: Welch's table, not paired here
+    row = device_test.across_settings(groups, "fid").splitlines()[-1]
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # scipy.stats.t.ppf(0.975, 2)
+    assert "| 500, 1000, 4000 |" in row
+    assert f"2.000 [{2 * math.exp(-half):.3f}, {2 * math.exp(half):.3f}]" in row

@@ -8,6 +8,11 @@ the device they trained on (``config.device``). For each group that both devices
 seeds each: the means, Welch's t-test (unequal variances) of the metric, and, where both ran the same
 seeds, the paired t-test over those seeds. A large p says the test found no difference at this number of
 seeds; it is not a proof of equality, so the board still keeps one device per entry (issue 33, item 3).
+
+Single-seed points (a study's budgets, one seed each on each device) have no within-group test; for
+them, per model and extractor, the settings both devices ran with one seed each are paired and the
+paired t-test is taken over those settings on log metric: the mean of log(cuda / cpu) is a common
+multiplicative device effect, its exp and 95% t-interval say how much one device's runs differ.
 """
 from __future__ import annotations
 
@@ -66,12 +71,40 @@ def table(groups, metric: str) -> str:
     return "\n".join(lines)
 
 
+def across_settings(groups, metric: str) -> str:
+    """Per (dataset, extractor, entry): the settings both devices ran once with the same seed, paired; the
+    geometric mean ratio cuda / cpu with its 95% t-interval and the paired t-test's p on log metric."""
+    pairs: Dict[tuple, List[Tuple[str, float, float]]] = {}
+    for (dataset, extractor, model, neuron, blob), by in sorted(groups.items()):
+        if {"cuda", "cpu"} <= set(by) and len(by["cuda"]) == len(by["cpu"]) == 1 and set(by["cuda"]) == set(by["cpu"]):
+            steps = json.loads(blob)[1].get("train_steps", "-")
+            pairs.setdefault((dataset, extractor, model, neuron), []).append(
+                (str(steps), next(iter(by["cuda"].values())),
+                 next(iter(by["cpu"].values()))))
+    lines = [f"| dataset | extractor | entry | steps (single seed on each) | {metric} cuda / cpu [95%] | "
+             "p (paired, log) |", "|---|---|---|---|---|---|"]
+    for (dataset, extractor, model, neuron), rows in sorted(pairs.items()):
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: float(r[0]) if r[0].isdigit() else 0.0)
+        d = np.log([g for _, g, _ in rows]) - np.log([c for _, _, c in rows])
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        p = stats.ttest_rel(np.log([g for _, g, _ in rows]), np.log([c for _, _, c in rows])).pvalue
+        entry = f"`{model}`" + (f" / `{neuron}`" if neuron != "-" else "")
+        lines.append(f"| {dataset} | {extractor} | {entry} | {', '.join(s for s, _, _ in rows)} | "
+                     f"{np.exp(d.mean()):.3f} [{np.exp(d.mean() - half):.3f}, {np.exp(d.mean() + half):.3f}] | {p:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--metric", default="fid")
     args = ap.parse_args()
-    print(table(runs_by_device(args.folders, args.metric), args.metric))
+    groups = runs_by_device(args.folders, args.metric)
+    print(table(groups, args.metric))
+    print()
+    print(across_settings(groups, args.metric))
 
 
 if __name__ == "__main__":
