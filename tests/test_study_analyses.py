@@ -142,3 +142,15 @@ def test_single_seed_points_on_two_devices_are_paired_across_their_settings():
     half = 4.302652729911275 * 0.1 / math.sqrt(3)  # scipy.stats.t.ppf(0.975, 2)
     assert "| 500, 1000, 4000 |" in row
     assert f"2.000 [{2 * math.exp(-half):.3f}, {2 * math.exp(half):.3f}]" in row
+
+
+def test_the_per_level_table_gives_each_models_means_there_and_the_ratio_where_both_ran():
+    from types import SimpleNamespace
+
+    # rows: (samples seen, CPU seconds, FID, KID, steps, seed)
+    found = {"ann": [(100, 10.0, 40.0, 0.4, 5, 0), (400, 40.0, 10.0, 0.1, 20, 0), (400, 44.0, 14.0, 0.2, 20, 1)],
+             "snn": [(400, 90.0, 36.0, 0.3, 20, 0)]}
+    summary = {"matched": scaling.matched(found, "ann", "snn")}
+    lines = scaling.markdown(found, summary, SimpleNamespace(ann="ann", spiking="snn")).splitlines()
+    assert lines[2] == "| 100 | 40.00 (1) | 0.400 | 10 | - | - | - | - |"
+    assert lines[3] == "| 400 | 12.00 (2) | 0.150 | 42 | 36.00 (1) | 0.300 | 90 | 3.00x |"

@@ -2,7 +2,7 @@
 would reach a target (issue 20).
 
     python studies/scaling/compute_scaling.py [RECORDS_DIR] [--spiking sdm/tsm] [--ann sdm-ann]
-                                         [--target 2] [--extractor classifier-resnet] [--device cpu]
+                                         [--target 2] [--extractor classifier-resnet] [--device cpu] [--markdown]
                                          [--out docs/studies/compute_scaling]
 
 Reads the records of one dataset's quick-preset runs that differ from the preset at most in their
@@ -144,6 +144,29 @@ def crossing_summary(found, summary, args):
             "bootstrap_never_share": never / total if total else None, "bootstrap_rounds": total}
 
 
+def markdown(found, summary, args) -> str:
+    """Per compute level (samples seen): each model's mean FID and KID over its runs there (seeds), its
+    mean training CPU seconds, and the FID ratio where both ran."""
+    levels = sorted({r[0] for rows in found.values() for r in rows})
+    ratio = {m["samples_seen"]: m["fid_ratio"] for m in summary["matched"]}
+    names = (args.ann, args.spiking)
+    head = ["samples seen"] + [f"`{n}` {what}" for n in names for what in ("FID (seeds)", "KID", "CPU s")] \
+        + ["FID ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in levels:
+        cells = [f"{c:,}"]
+        for n in names:
+            rows = [r for r in found[n] if r[0] == c]
+            if not rows:
+                cells += ["-", "-", "-"]
+                continue
+            cells += [f"{statistics.mean(r[2] for r in rows):.2f} ({len(rows)})",
+                      f"{statistics.mean(r[3] for r in rows):.3f}", f"{statistics.mean(r[1] for r in rows):,.0f}"]
+        cells.append(f"{ratio[c]:.2f}x" if c in ratio else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
@@ -154,6 +177,7 @@ def main() -> None:
     ap.add_argument("--extractor", default="classifier-resnet", help="the pinned extractor whose scores are read")
     ap.add_argument("--device", default="cpu", help="only runs trained on this device (cpu, cuda)")
     ap.add_argument("--out", type=Path, default=Path("docs/studies/compute_scaling"))
+    ap.add_argument("--markdown", action="store_true", help="also print the per-level table")
     args = ap.parse_args()
     found = points(args.folder, (args.ann, args.spiking), args.dataset, args.extractor, args.device)
     summary = {"target_ratio": args.target, "extractor": args.extractor, "device": args.device, "models": {}}
@@ -173,6 +197,8 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(found, summary, args)
     print(json.dumps({k: summary[k] for k in ("matched", "crossing")}, indent=2))
+    if args.markdown:
+        print(markdown(found, summary, args))
 
 
 def plot(found, summary, args) -> None:
