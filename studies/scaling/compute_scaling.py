@@ -1,5 +1,5 @@
 """Quality against training compute for the ANN twin and a spiking model, and where their FID ratio
-would reach a target (issue 20).
+would reach a target (issues 20 and 33).
 
     python studies/scaling/compute_scaling.py [RECORDS_DIR] [--spiking sdm/tsm] [--ann sdm-ann]
                                          [--target 2] [--extractor classifier-resnet] [--device cpu] [--markdown]

@@ -1,4 +1,4 @@
-"""README's figure for issue 20: how much of the spiking U-Net's FID gap to its ANN twin is training
+"""README's figure for issues 20 and 33: how much of the spiking U-Net's FID gap to its ANN twin is training
 compute and how much architecture, and at what energy.
 
     python studies/scaling/spiking_gap.py [--scaling docs/studies/compute_scaling.json]
@@ -6,7 +6,7 @@ compute and how much architecture, and at what energy.
 
 Reads what ``studies/scaling/compute_scaling.py`` and ``studies/scaling/variant_ablation.py`` wrote (run those
 first). Left: FID against training compute (samples seen, log-log), one point per run, with each
-model's power-law fit ``FID = e^a C^b``, the ANN's fit doubled (issue 20's 2x line), and the ablation's
+model's power-law fit ``FID = e^a C^b``, the ANN's fit doubled (the 2x target), and the ablation's
 variants at the spiking preset's compute (mean over seeds). Middle: the SNN/ANN FID ratio at each
 compute level both ran at (mean FIDs), the ratio of the fits ``e^(a_s - a_a) C^(b_s - b_a)``, and the
 variants' ratios. Right: the cost of each: FID ratio to the ANN (mean over seeds) against energy per
@@ -77,7 +77,7 @@ def ratio_panel(ax, scaling, variants, spiking: str, ann: str) -> None:
         q = own(row["protocols"], extractor_of(scaling))
         ax.scatter([preset], [q["fid_ratio"]], marker="D", s=45, color=f"C{k + 2}", zorder=4,
                    label=f"{row['variant']} ({q['seeds']} seed{'s' if q['seeds'] > 1 else ''})")
-    ax.axhline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: issue 20's target")
+    ax.axhline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: the target ratio")
     ax.axhline(1, color="black", linewidth=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("training compute: samples seen")
@@ -101,7 +101,7 @@ def energy_panel(ax, variants, extractor: str) -> None:
     for m, marker in zip(models, "os^v"):
         ax.scatter([], [], marker=marker, color="black", label=f"energy model {m}")
     ax.annotate("ANN twin", (1.0, 1.0), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.axvline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: issue 20's target")
+    ax.axvline(2, color="grey", linestyle="--", linewidth=0.8, label="2x: the target ratio")
     ax.axhline(1, color="black", linewidth=0.6)
     ax.set_xlabel(f"FID / ANN twin's (mean over seeds, {extractor} features)")
     ax.set_ylabel("energy per image / ANN twin's")

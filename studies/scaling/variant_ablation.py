@@ -135,7 +135,7 @@ def plot(result, path: Path) -> None:
             err = [[q["fid_ratio"] - low], [high - q["fid_ratio"]]] if low is not None else None
             left.errorbar(q["fid_ratio"], y, xerr=err, fmt="o", color=f"C{k}", capsize=3,
                           label=f"{protocol.split('@')[0]} features" if i == 0 else None)
-    left.axvline(2, color="grey", linestyle="--", label="2x: issue 20's target")
+    left.axvline(2, color="grey", linestyle="--", label="2x: the target ratio")
     left.axvline(1, color="black", linewidth=0.8)
     left.set_xscale("log")
     left.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
