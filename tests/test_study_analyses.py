@@ -154,3 +154,9 @@ def test_the_per_level_table_gives_each_models_means_there_and_the_ratio_where_b
     lines = scaling.markdown(found, summary, SimpleNamespace(ann="ann", spiking="snn")).splitlines()
     assert lines[2] == "| 100 | 40.00 (1) | 0.400 | 10 | - | - | - | - |"
     assert lines[3] == "| 400 | 12.00 (2) | 0.150 | 42 | 36.00 (1) | 0.300 | 90 | 3.00x |"
+
+
+def test_the_ratios_slope_is_the_difference_of_the_fitted_exponents_in_every_resample():
+    cs = [1e3, 4e3, 1.6e4, 6.4e4]
+    slopes = scaling.slope_bootstrap(curve(100.0, -0.5, cs), curve(400.0, -0.6, cs), rounds=200)
+    assert 0 < len(slopes) <= 200 and np.allclose(slopes, -0.1)  # noiseless: every resample's slopes are exact

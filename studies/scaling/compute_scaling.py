@@ -22,7 +22,9 @@ it reaches the target at ``log C* = (log target - (a_s - a_a)) / (b_s - b_a)`` (
 does not shrink, ``b_s >= b_a``). Without a fit: at every compute level both models ran at, the
 ratio of their mean FIDs (``matched``). Its uncertainty: a bootstrap over runs (each model's runs resampled
 with replacement, 2000 times), giving a 95% interval of C* as a multiple of the spiking preset's
-compute and the share of resamples in which the ratio never reaches the target. Writes OUT.json and
+compute and the share of resamples in which the ratio never reaches the target. The ratio's own slope
+on log-log axes, ``b_s - b_a`` (negative: the gap shrinks with compute), with the 95% interval of the
+same resampling and the share of resamples in which it is not negative. Writes OUT.json and
 OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against CPU seconds;
 log axes, one colour per model).
 """
@@ -125,6 +127,19 @@ def bootstrap(ann, snn, target: float, rounds: int = 2000, seed: int = 0):
     return found, never, len(found) + never
 
 
+def slope_bootstrap(ann, snn, rounds: int = 2000, seed: int = 0):
+    """The ratio's log-log slope ``b_s - b_a`` in each usable resample (runs resampled as in
+    :func:`bootstrap`): its sign says whether the SNN/ANN ratio shrinks (< 0) or grows with compute."""
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(ann[0]), len(ann[0]))
+        j = rng.integers(0, len(snn[0]), len(snn[0]))
+        if len(set(ann[0][i])) >= 2 and len(set(snn[0][j])) >= 2:
+            slopes.append(fit(snn[0][j], snn[1][j])[1] - fit(ann[0][i], ann[1][i])[1])
+    return slopes
+
+
 def crossing_summary(found, summary, args):
     """Where the fitted ratio reaches the target, as a multiple of the spiking preset's compute, with the
     bootstrap's 95% interval and its share of resamples that never reach it (None until both fit)."""
@@ -138,7 +153,11 @@ def crossing_summary(found, summary, args):
     at = crossing(ann, snn, args.target)
     boot, never, total = bootstrap(ann, snn, args.target)
     low, high = (np.percentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan))
-    return {"samples_seen": math.exp(at) if at is not None else None,
+    slopes = slope_bootstrap(ann, snn)
+    return {"ratio_slope": fit(*snn)[1] - fit(*ann)[1],
+            "ratio_slope_95": [float(v) for v in np.percentile(slopes, [2.5, 97.5])] if slopes else None,
+            "ratio_slope_share_growing": float(np.mean(np.array(slopes) >= 0)) if slopes else None,
+            "samples_seen": math.exp(at) if at is not None else None,
             "multiple_of_spiking_preset": math.exp(at) / preset if at is not None else None,
             "bootstrap_95_multiple": [math.exp(low) / preset, math.exp(high) / preset] if boot else None,
             "bootstrap_never_share": never / total if total else None, "bootstrap_rounds": total}
