@@ -160,3 +160,17 @@ def test_the_ratios_slope_is_the_difference_of_the_fitted_exponents_in_every_res
     cs = [1e3, 4e3, 1.6e4, 6.4e4]
     slopes = scaling.slope_bootstrap(curve(100.0, -0.5, cs), curve(400.0, -0.6, cs), rounds=200)
     assert 0 < len(slopes) <= 200 and np.allclose(slopes, -0.1)  # noiseless: every resample's slopes are exact
+
+
+def test_the_ann_reaches_the_spiking_presets_fid_where_its_power_law_says():
+    """ANN FID = 100 C^-0.5 reaches the spiking preset's mean FID of 10 at C = (100 / 10)^2 = 100 samples,
+    1/40 of the spiking preset's 4000 (the level with the most runs)."""
+    from types import SimpleNamespace
+
+    ann = [(c, 0.0, 100.0 * c ** -0.5, 0.0, 0, 0) for c in (1e3, 4e3, 1.6e4)]
+    snn = [(4e3, 0.0, 9.0, 0.0, 0, 0), (4e3, 0.0, 11.0, 0.0, 0, 1), (1.6e4, 0.0, 6.0, 0.0, 0, 0)]
+    summary = {"models": {"ann": {"fid_fit": {}}, "snn": {"fid_fit": {}}}}
+    out = scaling.crossing_summary({"ann": ann, "snn": snn}, summary, SimpleNamespace(ann="ann", spiking="snn", target=2.0))
+    assert out["ann_compute_for_spiking_preset_fid"] == pytest.approx(100 / 4000)
+    b_snn = np.polyfit(np.log([4e3, 4e3, 1.6e4]), np.log([9.0, 11.0, 6.0]), 1)[0]
+    assert out["ratio_slope"] == pytest.approx(b_snn + 0.5)

@@ -24,7 +24,10 @@ ratio of their mean FIDs (``matched``). Its uncertainty: a bootstrap over runs (
 with replacement, 2000 times), giving a 95% interval of C* as a multiple of the spiking preset's
 compute and the share of resamples in which the ratio never reaches the target. The ratio's own slope
 on log-log axes, ``b_s - b_a`` (negative: the gap shrinks with compute), with the 95% interval of the
-same resampling and the share of resamples in which it is not negative. Writes OUT.json and
+same resampling and the share of resamples in which it is not negative. And the compute at which the
+ANN's fit reaches the spiking model's mean FID at its preset, ``exp((log FID_s - a_a) / b_a)``, as a
+multiple of that preset: the share of the spiking model's training compute the ANN needs for the same
+quality. Writes OUT.json and
 OUT.png (FID and KID against samples seen with fits and extrapolation, and FID against CPU seconds;
 log axes, one colour per model).
 """
@@ -154,7 +157,10 @@ def crossing_summary(found, summary, args):
     boot, never, total = bootstrap(ann, snn, args.target)
     low, high = (np.percentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan))
     slopes = slope_bootstrap(ann, snn)
-    return {"ratio_slope": fit(*snn)[1] - fit(*ann)[1],
+    a_a, b_a = fit(*ann)
+    same = math.exp((math.log(statistics.mean(snn[1][snn[0] == preset])) - a_a) / b_a) / preset
+    return {"ann_compute_for_spiking_preset_fid": same,
+            "ratio_slope": fit(*snn)[1] - fit(*ann)[1],
             "ratio_slope_95": [float(v) for v in np.percentile(slopes, [2.5, 97.5])] if slopes else None,
             "ratio_slope_share_growing": float(np.mean(np.array(slopes) >= 0)) if slopes else None,
             "samples_seen": math.exp(at) if at is not None else None,
