@@ -228,6 +228,7 @@ def main() -> None:
 
 def plot(found, summary, args) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -256,6 +257,7 @@ def plot(found, summary, args) -> None:
         ax.scatter([r[1] for r in rows], [r[2] for r in rows], color=colours[name], label=name, zorder=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on this span
     ax.set_xlabel("training CPU seconds (older records: wall time x threads)")
     ax.set_ylabel("FID (lower is better)")
     ax.grid(True, which="both", alpha=0.25)
