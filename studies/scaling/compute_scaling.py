@@ -114,15 +114,21 @@ def matched(found, ann: str, spiking: str):
             for c in sorted(set(a) & set(s))]
 
 
-def bootstrap(ann, snn, target: float, rounds: int = 2000, seed: int = 0):
+def resamples(ann, snn, rounds: int = 2000, seed: int = 0):
+    """Each model's runs resampled with replacement, ``rounds`` times: the usable resamples (both with two
+    compute levels or more, so both have a slope) as ``(ann, snn)`` pairs of (compute, FID) arrays."""
     rng = np.random.default_rng(seed)
-    found, never = [], 0
     for _ in range(rounds):
         i = rng.integers(0, len(ann[0]), len(ann[0]))
         j = rng.integers(0, len(snn[0]), len(snn[0]))
-        if len(set(ann[0][i])) < 2 or len(set(snn[0][j])) < 2:
-            continue  # a resample with one compute level has no slope
-        c = crossing((ann[0][i], ann[1][i]), (snn[0][j], snn[1][j]), target)
+        if len(set(ann[0][i])) >= 2 and len(set(snn[0][j])) >= 2:
+            yield (ann[0][i], ann[1][i]), (snn[0][j], snn[1][j])
+
+
+def bootstrap(ann, snn, target: float, rounds: int = 2000, seed: int = 0):
+    found, never = [], 0
+    for a, s in resamples(ann, snn, rounds, seed):
+        c = crossing(a, s, target)
         if c is None:
             never += 1
         else:
@@ -131,16 +137,9 @@ def bootstrap(ann, snn, target: float, rounds: int = 2000, seed: int = 0):
 
 
 def slope_bootstrap(ann, snn, rounds: int = 2000, seed: int = 0):
-    """The ratio's log-log slope ``b_s - b_a`` in each usable resample (runs resampled as in
-    :func:`bootstrap`): its sign says whether the SNN/ANN ratio shrinks (< 0) or grows with compute."""
-    rng = np.random.default_rng(seed)
-    slopes = []
-    for _ in range(rounds):
-        i = rng.integers(0, len(ann[0]), len(ann[0]))
-        j = rng.integers(0, len(snn[0]), len(snn[0]))
-        if len(set(ann[0][i])) >= 2 and len(set(snn[0][j])) >= 2:
-            slopes.append(fit(snn[0][j], snn[1][j])[1] - fit(ann[0][i], ann[1][i])[1])
-    return slopes
+    """The ratio's log-log slope ``b_s - b_a`` in each usable resample (:func:`resamples`): its sign says
+    whether the SNN/ANN ratio shrinks (< 0) or grows with compute."""
+    return [fit(*s)[1] - fit(*a)[1] for a, s in resamples(ann, snn, rounds, seed)]
 
 
 def crossing_summary(found, summary, args):
@@ -160,7 +159,7 @@ def crossing_summary(found, summary, args):
     a_a, b_a = fit(*ann)
     same = math.exp((math.log(statistics.mean(snn[1][snn[0] == preset])) - a_a) / b_a) / preset
     return {"ann_compute_for_spiking_preset_fid": same,
-            "ratio_slope": fit(*snn)[1] - fit(*ann)[1],
+            "ratio_slope": fit(*snn)[1] - b_a,
             "ratio_slope_95": [float(v) for v in np.percentile(slopes, [2.5, 97.5])] if slopes else None,
             "ratio_slope_share_growing": float(np.mean(np.array(slopes) >= 0)) if slopes else None,
             "samples_seen": math.exp(at) if at is not None else None,
