@@ -83,11 +83,30 @@ def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_archived
         assert own["seeds"] == len(fids) and own["fid_ratio"] == pytest.approx(
             (sum(fids) / len(fids)) / (sum(ann) / len(ann)), abs=0.01)
         if (neuron, stem) != ("tsm", "spiking"):
-            faithful = next(q for p, q in rows[0]["protocols"].items() if p.startswith("classifier@"))["fid_ratio"]
-            # the share of the faithful model's gap to the ANN that the variant closes: 1 - (R_v - 1) / (R_f - 1)
-            assert own["gap_closed"] == pytest.approx(1 - (own["fid_ratio"] - 1) / (faithful - 1))
+            f, v, a = (sum(x) / len(x) for x in (published("sdm", "tsm"), fids, ann))
+            # the share of the faithful model's gap to the ANN that the variant closes, on the FID means
+            assert own["gap_closed"] == pytest.approx((f - v) / (f - a))
     assert ("tsm", "analog") in by_variant
     assert set(rows[0]["energy"]) >= {"fp32-compute", "memory-aware"}
+
+
+def test_the_gap_closed_has_the_delta_method_interval_worked_by_hand():
+    from scipy.stats import t
+
+    from sdmbench.board.stats import estimate
+
+    gap_closed = analysis("variant_ablation").gap_closed
+    faithful, variant, ann = estimate([10, 12]), estimate([6, 8]), estimate([2, 4])
+    share = gap_closed(faithful, variant, ann)
+    # c = (11 - 7) / (11 - 3); D = 8, g = (4/64, -1/8, 4/64), s^2 = 2 each, n = 2:
+    # se^2 = (1 + 4 + 1) / 256, each term's df 1, Welch-Satterthwaite df = 36 / 18 = 2
+    half = t.ppf(0.975, 2) * math.sqrt(6) / 16
+    assert (share.mean, share.low, share.high) == pytest.approx((0.5, 0.5 - half, 0.5 + half))
+    assert gap_closed(faithful, ann, ann).mean == pytest.approx(1.0)  # the variant scores the ANN's FID
+    assert gap_closed(faithful, faithful, ann).mean == pytest.approx(0.0)
+    one = gap_closed(faithful, estimate([7]), ann)  # one seed: the share, no interval
+    assert (one.mean, one.low, one.high, one.n) == (0.5, 0.5, 0.5, 1)
+    assert gap_closed(ann, variant, faithful) is None  # no gap to close
 
 
 def test_a_board_without_the_faithful_entry_is_refused(tmp_path):

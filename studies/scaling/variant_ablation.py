@@ -16,33 +16,67 @@ mean energy per image and its ratio. The gap's share closed by a variant is
 
     closed = (R_faithful - R_variant) / (R_faithful - 1),
 
-with R the FID ratio to the ANN (1: the gap is gone; 0.5: halved). Writes OUT.json and OUT.png (FID
-ratio with its interval per variant and protocol; energy ratio per variant and energy model).
+with R the FID ratio to the ANN (1: the gap is gone; 0.5: halved); on the FID means, ``closed = (F_f - F_v)
+/ (F_f - F_a)``, with a 95% interval by the delta method (:func:`gap_closed`). Writes OUT.json and OUT.png
+(FID ratio with its interval per variant and protocol; energy ratio per variant and energy model).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 SPIKING_STEM = "spiking"
 
 
+def gap_closed(faithful, variant, ann, level: float = 0.95):
+    """The share of the faithful model's FID gap to the ANN that a variant closes, ``c = (F_f - F_v) /
+    (F_f - F_a)`` on three entries' FID means (:class:`sdmbench.board.stats.Estimate`), with a ``level``
+    interval by the delta method: ``c +- t_df * se``, ``se^2 = sum_i g_i^2 s_i^2 / n_i`` over the three
+    entries, gradient ``g = ((F_v - F_a) / D^2, -1 / D, (F_f - F_v) / D^2)`` with ``D = F_f - F_a``, ``df``
+    by Welch-Satterthwaite. A single seed anywhere: the share alone (``low = high = c``, ``n = 1``).
+    None if an entry is missing or the faithful model has no gap (``D <= 0``)."""
+    from scipy.stats import t
+
+    from sdmbench.board.stats import Estimate
+
+    if faithful is None or variant is None or ann is None or faithful.mean - ann.mean <= 0:
+        return None
+    gap = faithful.mean - ann.mean
+    share = (faithful.mean - variant.mean) / gap
+    entries = (faithful, variant, ann)
+    if min(e.n for e in entries) < 2:
+        return Estimate(share, share, share, 1, None)
+    gradient = ((variant.mean - ann.mean) / gap ** 2, -1 / gap, (faithful.mean - variant.mean) / gap ** 2)
+    terms = [g ** 2 * e.std ** 2 / e.n for g, e in zip(gradient, entries)]
+    if sum(terms) == 0:
+        return Estimate(share, share, share, min(e.n for e in entries), 0.0)
+    df = sum(terms) ** 2 / sum(v ** 2 / (e.n - 1) for v, e in zip(terms, entries))
+    half = float(t.ppf(0.5 + level / 2, df)) * math.sqrt(sum(terms))
+    return Estimate(share, share - half, share + half, min(e.n for e in entries), None)
+
+
 def variants(folder: Path, model: str, reference: str, study: str, baseline: str, energy):
-    """``{(neuron, stem): {protocol: row}}``: ``model``'s faithful entry (neuron ``reference``, at its
-    preset) and its entries made for ``study`` that leave the preset in at most the backbone's stem
-    (priced under ``energy = (name, model)``)."""
+    """``({(neuron, stem): {protocol: (row, fid)}}, {protocol: fid})``: ``model``'s faithful entry (neuron
+    ``reference``, at its preset) and its entries made for ``study`` that leave the preset in at most the
+    backbone's stem (priced under ``energy = (name, model)``), each row with its FID estimate over seeds;
+    then the ranked ``baseline`` entry's FID estimate per protocol."""
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as plugins
     from sdmbench.cli.leaderboard import preset_config
-    from sdmbench.board.entries import normal
+    from sdmbench.board.entries import RANKED, normal
     from sdmbench.running.records import load_records
+    from sdmbench.scoring import columns
 
     p = plugins.get()
     records, _ = load_records(folder)
-    preset_of, out = preset_config(p), {}
+    preset_of, out, ann = preset_config(p), {}, {}
+    fid = columns.ranking(columns.installed(p)).key
     for entry, row in leaderboard.entry_rows(records, aliases=p.model.aliases(), preset_of=preset_of,
                                              baseline=baseline, energy=energy):
+        if entry.section == RANKED and entry.named(baseline):
+            ann[row["protocol"]] = entry.values.get(fid)
         faithful = entry.neuron == reference and not entry.changes and not entry.studies
         if entry.model != model or entry.section == "diverged" or not (faithful or study in entry.studies):
             continue
@@ -50,8 +84,9 @@ def variants(folder: Path, model: str, reference: str, study: str, baseline: str
         preset = normal(preset_of(entry.first) or {}).get("backbone") or {}
         if set(entry.changes) - {"backbone"} or {k for k, v in backbone.items() if preset.get(k) != v} - {"stem"}:
             continue  # off the preset in more than the stem
-        out.setdefault((entry.neuron, backbone.get("stem", SPIKING_STEM)), {})[row["protocol"]] = row
-    return out
+        out.setdefault((entry.neuron, backbone.get("stem", SPIKING_STEM)), {})[row["protocol"]] = \
+            (row, entry.values.get(fid))
+    return out, ann
 
 
 def describe(neuron: str, stem: str, reference: str) -> str:
@@ -64,7 +99,7 @@ def analyse(folder: Path, model: str, reference: str, study: str, baseline: str)
 
     models, default = registered_models()
     tables = {name: variants(folder, model, reference, study, baseline, (name, m)) for name, m in models.items()}
-    quality = tables[default]
+    quality, ann = tables[default]
     faithful = quality.get((reference, SPIKING_STEM))
     if not faithful:
         raise SystemExit(f"no faithful {model}/{reference} entry in {folder}: it is the ablation's reference")
@@ -72,17 +107,17 @@ def analyse(folder: Path, model: str, reference: str, study: str, baseline: str)
     for (neuron, stem), by_protocol in sorted(quality.items(), key=lambda kv: (kv[0][0] != reference, kv[0][1] != SPIKING_STEM, kv[0])):
         row = {"variant": describe(neuron, stem, reference), "neuron": neuron, "stem": stem, "protocols": {},
                "energy": {}}
-        for protocol, r in by_protocol.items():
-            ref = faithful.get(protocol, {}).get("fid_ratio")
-            ratio = r.get("fid_ratio")
-            closed = (ref - ratio) / (ref - 1) if ref and ratio and ref > 1 else None
+        for protocol, (r, fid) in by_protocol.items():
+            closed = gap_closed(faithful.get(protocol, (None, None))[1], fid, ann.get(protocol))
             row["protocols"][protocol] = {
                 "seeds": r["seeds"], "seed_list": r["seed_list"], "fid": r["fid"],
-                "fid_ratio": ratio, "fid_ratio_ci": [r.get("fid_ratio_ci_low"), r.get("fid_ratio_ci_high")],
-                "fid_p": r.get("fid_p"), "gap_closed": closed, "run_ids": r["run_ids"]}
+                "fid_ratio": r.get("fid_ratio"), "fid_ratio_ci": [r.get("fid_ratio_ci_low"), r.get("fid_ratio_ci_high")],
+                "fid_p": r.get("fid_p"), "gap_closed": closed.mean if closed else None,
+                "gap_closed_ci": [closed.low, closed.high] if closed and closed.n > 1 else [None, None],
+                "run_ids": r["run_ids"]}
             row["mean_firing_rate"] = r.get("mean_firing_rate")
-        for name, table in tables.items():
-            first = next(iter(table[(neuron, stem)].values()))
+        for name, (table, _) in tables.items():
+            first, _ = next(iter(table[(neuron, stem)].values()))
             row["energy"][name] = {"mj_per_image": first.get("energy_mj_per_image"),
                                    "ratio": first.get("energy_ratio")}
         result.append(row)
@@ -92,7 +127,7 @@ def analyse(folder: Path, model: str, reference: str, study: str, baseline: str)
 def markdown(result) -> str:
     protocols = list(result[0]["protocols"])
     energies = list(result[0]["energy"])
-    head = ["variant", "seeds"] + [f"FID / ANN [95%], gap closed ({p.split('@')[0]})" for p in protocols] \
+    head = ["variant", "seeds"] + [f"FID / ANN [95%], gap closed [95%] ({p.split('@')[0]})" for p in protocols] \
         + ["firing rate"] + [f"`{m}` mJ / image (x ANN)" for m in energies]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result:
@@ -106,13 +141,18 @@ def markdown(result) -> str:
             low, high = q["fid_ratio_ci"]
             interval = f" [{low:.2f}, {high:.2f}]" if low is not None else ""
             closed = "" if q["gap_closed"] is None or row["variant"].startswith("faithful") \
-                else f", {100 * q['gap_closed']:.0f}%"
+                else f", {100 * q['gap_closed']:.0f}%" + share_interval(q["gap_closed_ci"])
             cells.append(f"{q['fid']:.1f}: {q['fid_ratio']:.2f}x{interval}{closed}")
         rate = row.get("mean_firing_rate")
         cells.append("-" if rate is None else f"{100 * rate:.1f}%")
         cells += [f"{e['mj_per_image']:.3g} ({e['ratio']:.2f})" for e in row["energy"].values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def share_interval(bounds) -> str:
+    low, high = bounds
+    return "" if low is None else f" [{100 * low:.0f}, {100 * high:.0f}]"
 
 
 def plot(result, path: Path) -> None:
