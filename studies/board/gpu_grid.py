@@ -22,10 +22,16 @@ folder, without its weights (``*.pt``), is packed into
 Unpack on the CPU side with ``cat runs.tar.gz.part-* | tar xz``.
 
 The same script is the CPU queue (one run at a time, 2 threads, in a given order); called again on the
-same ``--work`` folder it skips finished runs and resumes cut-off ones:
+same ``--work`` folder it skips finished runs and resumes cut-off ones, and with ``--skip-published``
+it also skips every run the board already holds (same settings, same device kind), so a fresh
+machine needs no list of what is left:
 
-    python studies/board/gpu_grid.py --grid board --device cpu --workers 1 --threads 2 --keep-order \
-        --only sdm-tsm-s0,sdm-if-s0 --work /work/queue/work --out /work/queue/out --deadline 1e9
+    python studies/board/gpu_grid.py --grid study --device cpu --workers 1 --threads 2 --keep-order \
+        --skip-published leaderboard --work /work/queue/work --out /work/queue/out --deadline 1e9
+
+A CPU queue refuses to start (exit 2) where bfloat16 is emulated (no AVX512-BF16 or AMX): the quick
+presets train in bf16, which there runs many times slower and measures CPU seconds no other
+point of the study shares.
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+
+from sdmbench.running.records import load_records
 
 COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy"]
 ANN_STEPS, SDM_STEPS = 2000, 1000  # the quick presets' training steps (sdm-ann: batch 16; sdm: 32)
@@ -81,6 +89,65 @@ def study() -> list:
                                                   "--set", f"backbone.stem={stem}",
                                                   "--set", "study=spiking-variant"]))
     return runs
+
+
+def wanted(args: list) -> dict:
+    """The config fields a grid run's arguments fix: ``--model/--neuron/--seed/--train-steps`` and every
+    ``--set key=value``; ``study`` is None unless set, so a board run never matches a study run."""
+    fields, it = {"study": None}, iter(args)
+    for flag in it:
+        value = next(it)
+        if flag == "--set":
+            key, _, value = value.partition("=")
+            fields[key] = value
+        else:
+            fields[flag[2:].replace("-", "_")] = value
+    return fields
+
+
+def config_value(config: dict, key: str):
+    """``key`` (dotted for nested settings) in a record's config; a model's own option under ``options``."""
+    node = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if node is not None or "." in key else config.get("options", {}).get(key)
+
+
+def same(value, text) -> bool:
+    if text is None:
+        return value is None
+    return (str(value).lower() if isinstance(value, bool) else str(value)) == text
+
+
+def published(runs: list, board: Path, device: str, preset: str) -> dict:
+    """``{key: run_id}`` for each grid run whose settings a record on ``board`` already has, trained on the
+    same kind of device (``cuda`` matches ``cuda:0``)."""
+    records, _ = load_records(board)
+    kind = device.split(":")[0]
+    done = {}
+    for key, _, args in runs:
+        want = dict(wanted(args), dataset=COMMON[1], preset=preset)
+        for record in records:
+            config = record["config"]
+            if (str(config.get("device", "")).split(":")[0] == kind
+                    and all(same(config_value(config, k), v) for k, v in want.items())):
+                done[key] = record["run_id"]
+                break
+    return done
+
+
+def refuse_emulated_bf16(device: str) -> None:
+    """Exit 2 before a CPU queue starts where bfloat16 is emulated (see the module's docstring)."""
+    if device != "cpu":
+        return
+    from sdmbench.hardware.precision import SLOW_BF16, cpu_bf16_slowdown
+    slowdown = cpu_bf16_slowdown()
+    if slowdown > SLOW_BF16:
+        print(f"error: this CPU emulates bfloat16 (a bf16 convolution took {slowdown:.0f}x its fp32 time; "
+              "`lscpu` lists no avx512_bf16 or amx): the quick presets' runs would take many times as long "
+              "and measure CPU seconds no other study point shares; run the queue on a CPU with native bf16, "
+              "or on a GPU (--device cuda)", file=sys.stderr)
+        sys.exit(2)
 
 
 def launch(key: str, args: list, work: Path, a: argparse.Namespace, logs: Path) -> subprocess.Popen:
@@ -141,7 +208,10 @@ def main() -> None:
     ap.add_argument("--keep-order", action="store_true", help="run --only's keys in the order given")
     ap.add_argument("--only", default="", help="comma-separated run keys (default: the whole grid)")
     ap.add_argument("--deadline", type=float, default=480.0, help="seconds before stopping and packing")
+    ap.add_argument("--skip-published", default=None, metavar="BOARD",
+                    help="skip runs whose settings a record in BOARD (e.g. leaderboard) already has")
     a = ap.parse_args()
+    refuse_emulated_bf16(a.device)
     out, t0 = Path(a.out), time.monotonic()
     work = Path(a.work)
     logs = work.parent / "logs"
@@ -152,6 +222,8 @@ def main() -> None:
     a.only = CPU_QUEUE if a.only == "cpu" else a.only
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
     runs = [r for r in runs if not any(d.parent.name == r[0] for d in finished(work))]  # a second call goes on
+    on_board = published(runs, Path(a.skip_published), a.device, a.preset) if a.skip_published else {}
+    runs = [r for r in runs if r[0] not in on_board]
     order = a.only.split(",") if a.only else []
     queue = sorted(runs, key=lambda r: order.index(r[0]) if a.keep_order else -r[1])  # longest first
     running: dict = {}
@@ -161,6 +233,9 @@ def main() -> None:
             grid_log.write(f"{time.monotonic() - t0:7.1f}s {msg}\n")
             grid_log.flush()
             print(f"{time.monotonic() - t0:7.1f}s {msg}", flush=True)
+
+        for key, run_id in on_board.items():
+            say(f"skip {key}: on the board as {run_id}")
 
         while (queue or running) and time.monotonic() - t0 < a.deadline:
             if len(failed) >= 3 and not finished(work):

@@ -1,0 +1,109 @@
+"""The study queue (``studies/board/gpu_grid.py``): it knows from the board which runs are left, and a CPU
+queue refuses to start where bfloat16 is emulated."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARD = ROOT / "leaderboard"
+
+
+def load_grid():
+    spec = importlib.util.spec_from_file_location("gpu_grid", ROOT / "studies" / "board" / "gpu_grid.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+grid = load_grid()
+
+
+def board_record(model: str, neuron: str, study, stem=None) -> Path:
+    """The first published record with these settings (seed 0, the preset's steps), as the board has it."""
+    for path in sorted(BOARD.glob("*/record.json")):
+        config = json.loads(path.read_text())["config"]
+        if (config["model"], config["neuron"], config["seed"], config.get("study")) == (model, neuron, 0, study) \
+                and (stem is None or config["backbone"].get("stem") == stem):
+            return path
+    pytest.skip(f"no published {model}/{neuron} {study} record on this board")
+
+
+def copy_to(board: Path, record: Path, **config) -> str:
+    data = json.loads(record.read_text())
+    data["config"].update(config)
+    folder = board / (data["run_id"] + "-" + "-".join(str(v) for v in config.values()))
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps(data))
+    return data["run_id"]
+
+
+def test_a_runs_arguments_fix_its_settings_and_an_unset_study_is_none():
+    args = ["--model", "sdm", "--neuron", "plif", "--seed", "2", "--train-steps", "4000",
+            "--set", "backbone.stem=analog", "--set", "study=spiking-variant"]
+    assert grid.wanted(args) == {"model": "sdm", "neuron": "plif", "seed": "2", "train_steps": "4000",
+                                 "backbone.stem": "analog", "study": "spiking-variant"}
+    assert grid.wanted(["--model", "sdm-ann", "--seed", "0"]) == {"model": "sdm-ann", "seed": "0", "study": None}
+
+
+def test_a_model_option_is_read_under_options_and_a_bool_as_true_or_false():
+    config = {"backbone": {"stem": "analog"}, "options": {"fine_tune": True}, "seed": 0}
+    assert grid.config_value(config, "backbone.stem") == "analog"
+    assert grid.config_value(config, "fine_tune") is True and grid.same(True, "true")
+    assert grid.same(0, "0") and not grid.same(0, "1") and grid.same(None, None) and not grid.same("x", None)
+
+
+def test_a_run_is_left_until_the_board_holds_its_settings_on_its_kind_of_device(tmp_path):
+    variant = board_record("sdm", "tsm", "spiking-variant", stem="analog")
+    faithful = board_record("sdm", "tsm", None)
+    runs = {key: (key, cost, args) for key, cost, args in grid.board() + grid.study()}
+    pick = [runs["tsm-analog-s0"], runs["sdm-tsm-s0"], runs["plif-s0"]]
+    assert grid.published(pick, tmp_path, "cpu", "quick") == {}  # an empty board: everything is left
+    # the faithful seed 0 is not the analog stem's seed 0 (no study label), nor is it plif's
+    faithful_id = copy_to(tmp_path, faithful, device="cpu")
+    assert grid.published(pick, tmp_path, "cpu", "quick") == {"sdm-tsm-s0": faithful_id}
+    # the analog stem's seed 0 trained on a GPU is not the CPU queue's run, but is a GPU queue's
+    variant_id = copy_to(tmp_path, variant, device="cuda:0")
+    assert grid.published(pick, tmp_path, "cpu", "quick") == {"sdm-tsm-s0": faithful_id}
+    assert grid.published(pick, tmp_path, "cuda", "quick") == {"tsm-analog-s0": variant_id}
+    # another seed of it does not stand in for seed 0
+    copy_to(tmp_path, variant, device="cpu", seed=1)
+    assert "tsm-analog-s0" not in grid.published(pick, tmp_path, "cpu", "quick")
+
+
+def test_the_queue_skips_what_the_board_holds_and_starts_nothing(tmp_path, monkeypatch):
+    faithful = board_record("sdm", "tsm", None)
+    board = tmp_path / "board"
+    run_id = copy_to(board, faithful, device="cpu")
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: 0.5)
+    launched = []
+    monkeypatch.setattr(grid, "launch", lambda *a: launched.append(a))
+    monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "board", "--device", "cpu", "--workers", "1",
+                                      "--only", "sdm-tsm-s0", "--skip-published", str(board),
+                                      "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
+    grid.main()
+    log = (tmp_path / "out" / "grid.log").read_text()
+    assert launched == [] and f"skip sdm-tsm-s0: on the board as {run_id}" in log and "not started: none" in log
+
+
+@pytest.mark.parametrize("slowdown, exits", [(27.0, True), (0.7, False)])
+def test_a_cpu_queue_refuses_emulated_bf16_before_making_anything(tmp_path, monkeypatch, capsys, slowdown, exits):
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: slowdown)
+    if exits:
+        with pytest.raises(SystemExit) as stop:
+            grid.refuse_emulated_bf16("cpu")
+        assert stop.value.code == 2 and "emulates bfloat16" in capsys.readouterr().err
+    else:
+        grid.refuse_emulated_bf16("cpu")
+    grid.refuse_emulated_bf16("cuda")  # a GPU queue never asks the CPU
+
+
+def test_the_refusal_comes_before_any_folder_is_made(tmp_path, monkeypatch):
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: 27.0)
+    monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "study", "--device", "cpu",
+                                      "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit):
+        grid.main()
+    assert not any(tmp_path.iterdir())
