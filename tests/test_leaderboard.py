@@ -69,6 +69,16 @@ def test_runs_off_their_preset_are_trials_listed_apart_and_never_ranked():
     assert text.index("### Ranked") < text.index("### Trials") < text.index("train_steps=600")
 
 
+def test_a_trial_names_only_the_nested_setting_it_changed_as_set_takes_it():
+    backbone = {"ch": 32, "ch_mult": [1, 2, 2], "stem": "spiking"}
+    preset = lambda r: dict(r["config"], backbone=backbone, process={}, seed=0)  # noqa: E731
+    analog = record("analog", 30.0, model="m")
+    analog["config"].update(backbone=dict(backbone, stem="analog"), process={"temperature": 0.5})
+    rows = leaderboard.rows([analog], preset_of=preset)
+    assert rows[0]["section"] == "trial"
+    assert rows[0]["changes"] == "backbone.stem=analog, process.temperature=0.5"
+
+
 def test_a_study_s_runs_group_with_their_preset_seeds_and_name_the_study():
     """The study does not shape the method: a study's 1x run is one more seed of the preset entry;
     its scaled run is a trial that names the study."""

@@ -64,11 +64,24 @@ def method(config: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in config.items() if k not in NOT_METHOD and k not in IDENTITY}
 
 
+def leaves(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Nested settings as the dotted keys ``--set`` takes: ``{"backbone": {"stem": "analog"}}`` becomes
+    ``{"backbone.stem": "analog"}``; an empty mapping stays a value of its own key."""
+    flat: Dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat.update(leaves(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
 def off_preset(config: Dict[str, Any], preset: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """The method fields where ``config`` leaves ``preset`` (everything, when the preset is unknown)."""
+    """The method settings where ``config`` leaves ``preset``, as dotted keys of the leaves that differ
+    (``backbone.stem=analog``, not the whole backbone; everything, when the preset is unknown)."""
     if preset is None:
         return {"preset": "unknown (its model is not installed, or refuses these options)"}
-    mine, theirs = method(config), method(preset)
+    mine, theirs = leaves(method(config)), leaves(method(preset))
     return {k: v for k, v in sorted(mine.items()) if theirs.get(k) != v}
 
 
