@@ -15,7 +15,7 @@ from sdmbench.running.records import RECORD_FILE, SCHEMA_VERSION
 from sdmbench.scoring.protocol import make_protocol, protocol_key
 from sdmbench.board.site import build_site
 from tools.browser import NoBrowser, chromium
-from sdmbench.board.site.plots import Point, front
+from sdmbench.board.site.plots import Point, front, stable_ids
 from sdmbench.board.site.runs import command
 
 from conftest import REPO
@@ -77,6 +77,20 @@ def test_the_command_of_an_entry_repeats_its_run():
     r["config"]["options"] = {"fine_tune": True}
     assert command(r, {"train_steps": 800}) == ("sdmbench run --model sdm --neuron if --dataset mnist --preset smoke "
                                                 "--seed 2 --set fine_tune=true --set train_steps=800")
+
+
+def test_svg_ids_depend_on_the_drawing_not_on_the_floats_matplotlib_hashed():
+    """Two CPUs drew the same clip box (same 6-decimal path) but hashed different last bits into its id."""
+    drawing = ('<svg><defs><clipPath id="{p}"><rect x="62.180829"/></clipPath><path id="{m}" d="M 0 0"/>'
+               '</defs><g clip-path="url(#{p})"><use xlink:href="#{m}"/></g></svg>')
+    avx512 = stable_ids(drawing.format(p="p865caf7050", m="m0123456789"))
+    avx2 = stable_ids(drawing.format(p="pcffe777f87", m="m9876543210"))
+    assert avx512 == avx2
+    clip, marker = re.findall(r'id="([^"]+)"', avx2)
+    assert f'url(#{clip})' in avx2 and f'href="#{marker}"' in avx2 and clip[0] == "p" and marker[0] == "m"
+    other = stable_ids(drawing.replace("62.180829", "95.329033").format(p="p865caf7050", m="m0123456789"))
+    assert re.findall(r'id="([^"]+)"', other)[0] != clip  # another figure in the same page keeps its own ids
+    assert stable_ids(avx2) == avx2  # renamed ids are not renamed again
 
 
 def test_the_site_has_an_index_a_page_per_entry_each_run_s_files_and_no_absolute_path(tmp_path):

@@ -12,11 +12,15 @@ drawn as a staircase. Non-spiking entries (the ANN twin) are squares, trials
 (off their preset) hollow circles. :func:`layers_svg`: per-layer firing rate
 and energy of an entry, as horizontal bars.
 
-SVG output is made reproducible (fixed hash salt, no date or creator
-metadata, text kept as text) so a rebuilt site equals the committed one.
+SVG output is made reproducible (no date or creator metadata, text kept as
+text, element ids named from the drawn text) so a rebuilt site equals the
+committed one on any CPU: matplotlib hashes a clip box's unrounded floats
+into its id, and their last bits differ between CPUs (AVX2 against AVX-512)
+where the drawing, written to 6 decimals, does not.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -139,5 +143,23 @@ def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    text = buf.getvalue()
-    return re.sub(r"^.*?(?=<svg)", "", text, flags=re.S)  # the element alone, to inline in a page
+    text = re.sub(r"^.*?(?=<svg)", "", buf.getvalue(), flags=re.S)  # the element alone, to inline in a page
+    return stable_ids(text)
+
+
+#: matplotlib's hashed element ids (clip paths ``p...``, markers ``m...``): a letter and 10 hex digits
+HASHED_ID = re.compile(r'id="([a-z][0-9a-f]{10})"')
+
+
+def stable_ids(svg: str) -> str:
+    """``svg`` with each hashed id renamed ``<letter><digest>-<n>``: the digest is of the drawing with its
+    ids taken out (so two figures inlined in one page keep distinct ids), ``n`` the id's order of
+    appearance. The same drawing gets the same ids whatever the floats' last bits were."""
+    ids = list(dict.fromkeys(HASHED_ID.findall(svg)))
+    bare = svg
+    for old in ids:
+        bare = bare.replace(old, "")
+    digest = hashlib.sha1(bare.encode()).hexdigest()[:8]
+    for n, old in enumerate(ids):
+        svg = svg.replace(old, f"{old[0]}{digest}-{n}")
+    return svg
