@@ -2,6 +2,8 @@
 queue refuses to start where bfloat16 is emulated."""
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -107,3 +109,30 @@ def test_the_refusal_comes_before_any_folder_is_made(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         grid.main()
     assert not any(tmp_path.iterdir())
+
+
+def test_kept_order_without_a_list_is_the_grids_order_less_what_the_board_holds(tmp_path, monkeypatch):
+    board = tmp_path / "board"
+    for path in BOARD.glob("*/record.json"):
+        if json.loads(path.read_text())["config"].get("study"):
+            (board / path.parent.name).mkdir(parents=True)
+            (board / path.parent.name / "record.json").write_bytes(path.read_bytes())
+    runs = grid.study()
+    held = grid.published(runs, board, "cpu", "quick")
+    for key in ("ann-x0.5", "plif-s1"):
+        if key in held:
+            shutil.rmtree(board / held.pop(key))
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: 0.5)
+    launched = []
+
+    def launch(key, *rest):
+        launched.append(key)
+        return subprocess.Popen([sys.executable, "-c", "pass"])
+
+    monkeypatch.setattr(grid, "launch", launch)
+    monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "study", "--device", "cpu", "--workers", "1",
+                                      "--keep-order", "--skip-published", str(board),
+                                      "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
+    grid.main()
+    assert launched == [key for key, _, _ in runs if key not in held]
+    assert launched.index("ann-x0.5") < launched.index("plif-s1")

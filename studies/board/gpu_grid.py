@@ -205,7 +205,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (a CPU queue: 2)")
     ap.add_argument("--work", default="/tmp/gpu-grid/work", help="where run folders are made")
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--keep-order", action="store_true", help="run --only's keys in the order given")
+    ap.add_argument("--keep-order", action="store_true",
+                    help="run --only's keys in the order given (without --only: the grid's order)")
     ap.add_argument("--only", default="", help="comma-separated run keys (default: the whole grid)")
     ap.add_argument("--deadline", type=float, default=480.0, help="seconds before stopping and packing")
     ap.add_argument("--skip-published", default=None, metavar="BOARD",
@@ -225,7 +226,10 @@ def main() -> None:
     on_board = published(runs, Path(a.skip_published), a.device, a.preset) if a.skip_published else {}
     runs = [r for r in runs if r[0] not in on_board]
     order = a.only.split(",") if a.only else []
-    queue = sorted(runs, key=lambda r: order.index(r[0]) if a.keep_order else -r[1])  # longest first
+    if a.keep_order:  # --only's order, or the grid's own
+        queue = sorted(runs, key=lambda r: order.index(r[0])) if order else list(runs)
+    else:
+        queue = sorted(runs, key=lambda r: -r[1])  # longest first
     running: dict = {}
     failed: list = []
     with open(out / "grid.log", "w") as grid_log:
