@@ -90,16 +90,24 @@ def test_the_queue_skips_what_the_board_holds_and_starts_nothing(tmp_path, monke
     assert launched == [] and f"skip sdm-tsm-s0: on the board as {run_id}" in log and "not started: none" in log
 
 
-@pytest.mark.parametrize("slowdown, exits", [(27.0, True), (0.7, False)])
-def test_a_cpu_queue_refuses_emulated_bf16_before_making_anything(tmp_path, monkeypatch, capsys, slowdown, exits):
+@pytest.mark.parametrize("slowdown, precisions, exits", [(27.0, {"bf16", "fp32"}, True), (0.7, {"bf16"}, False),
+                                                       (27.0, {"fp32"}, False)])
+def test_a_cpu_queue_of_bf16_runs_refuses_emulated_bf16(monkeypatch, capsys, slowdown, precisions, exits):
     monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: slowdown)
     if exits:
         with pytest.raises(SystemExit) as stop:
-            grid.refuse_emulated_bf16("cpu")
+            grid.refuse_emulated_bf16("cpu", precisions)
         assert stop.value.code == 2 and "emulates bfloat16" in capsys.readouterr().err
     else:
-        grid.refuse_emulated_bf16("cpu")
-    grid.refuse_emulated_bf16("cuda")  # a GPU queue never asks the CPU
+        grid.refuse_emulated_bf16("cpu", precisions)
+    grid.refuse_emulated_bf16("cuda", precisions)  # a GPU queue never asks the CPU
+
+
+def test_a_runs_precision_is_its_presets_with_its_settings():
+    runs = {key: args for key, _, args in grid.board() + grid.study()}
+    assert grid.precision(runs["plif-analog-s2"], "quick") == "bf16"  # the U-Net's quick preset
+    assert grid.precision(runs["sd-lif-s0"], "quick") == "fp32"  # Spiking-Diffusion's quick preset
+    assert grid.precision(runs["tsm-x4"], "smoke") == "fp32"
 
 
 def test_the_refusal_comes_before_any_folder_is_made(tmp_path, monkeypatch):
@@ -111,7 +119,20 @@ def test_the_refusal_comes_before_any_folder_is_made(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
-def test_kept_order_without_a_list_is_the_grids_order_less_what_the_board_holds(tmp_path, monkeypatch):
+@pytest.fixture
+def launched(monkeypatch):
+    """The keys the queue starts, in order; each "run" is a process that ends at once with status 0."""
+    keys = []
+
+    def launch(key, *rest):
+        keys.append(key)
+        return subprocess.Popen([sys.executable, "-c", "pass"])
+
+    monkeypatch.setattr(grid, "launch", launch)
+    return keys
+
+
+def test_kept_order_without_a_list_is_the_grids_order_less_what_the_board_holds(tmp_path, monkeypatch, launched):
     board = tmp_path / "board"
     for path in BOARD.glob("*/record.json"):
         if json.loads(path.read_text())["config"].get("study"):
@@ -123,16 +144,17 @@ def test_kept_order_without_a_list_is_the_grids_order_less_what_the_board_holds(
         if key in held:
             shutil.rmtree(board / held.pop(key))
     monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: 0.5)
-    launched = []
-
-    def launch(key, *rest):
-        launched.append(key)
-        return subprocess.Popen([sys.executable, "-c", "pass"])
-
-    monkeypatch.setattr(grid, "launch", launch)
     monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "study", "--device", "cpu", "--workers", "1",
                                       "--keep-order", "--skip-published", str(board),
                                       "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
     grid.main()
     assert launched == [key for key, _, _ in runs if key not in held]
     assert launched.index("ann-x0.5") < launched.index("plif-s1")
+
+
+def test_a_queue_of_fp32_runs_starts_where_bf16_is_emulated(tmp_path, monkeypatch, launched):
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: 27.0)
+    monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "board", "--device", "cpu", "--only", "conv-s0",
+                                      "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
+    grid.main()  # the converted network's quick preset trains in fp32
+    assert launched == ["conv-s0"]

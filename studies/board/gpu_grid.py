@@ -29,9 +29,9 @@ machine needs no list of what is left:
     python studies/board/gpu_grid.py --grid study --device cpu --workers 1 --threads 2 --keep-order \
         --skip-published leaderboard --work /work/queue/work --out /work/queue/out --deadline 1e9
 
-A CPU queue refuses to start (exit 2) where bfloat16 is emulated (no AVX512-BF16 or AMX): the quick
-presets train in bf16, which there runs many times slower and measures CPU seconds no other
-point of the study shares.
+A CPU queue of bf16 runs (the quick presets') refuses to start (exit 2) where bfloat16 is emulated
+(no AVX512-BF16 or AMX): there they run many times slower and measure CPU seconds no other point
+of the study shares.
 """
 from __future__ import annotations
 
@@ -136,15 +136,28 @@ def published(runs: list, board: Path, device: str, preset: str) -> dict:
     return done
 
 
-def refuse_emulated_bf16(device: str) -> None:
-    """Exit 2 before a CPU queue starts where bfloat16 is emulated (see the module's docstring)."""
-    if device != "cpu":
+def precision(args: list, preset: str) -> str:
+    """The precision a grid run trains in: its model's ``preset`` with its arguments (``--set`` included)."""
+    from sdmbench.plugin_api import loader
+    from sdmbench.running.config import parse_settings
+    from sdmbench.running.configure import configure
+    fields = wanted(args)
+    flags = {"model": fields.pop("model"), "neuron": fields.pop("neuron", None), "preset": preset,
+             "dataset": COMMON[1]}
+    settings = parse_settings([f"{k}={v}" for k, v in fields.items() if k not in ("seed", "train_steps", "study")])
+    return configure(loader.get(), flags, settings).precision
+
+
+def refuse_emulated_bf16(device: str, precisions) -> None:
+    """Exit 2 before a CPU queue starts where bfloat16 is emulated and a run of it trains in bf16
+    (see the module's docstring)."""
+    if device != "cpu" or "bf16" not in precisions:
         return
     from sdmbench.hardware.precision import SLOW_BF16, cpu_bf16_slowdown
     slowdown = cpu_bf16_slowdown()
     if slowdown > SLOW_BF16:
         print(f"error: this CPU emulates bfloat16 (a bf16 convolution took {slowdown:.0f}x its fp32 time; "
-              "`lscpu` lists no avx512_bf16 or amx): the quick presets' runs would take many times as long "
+              "`lscpu` lists no avx512_bf16 or amx): this queue's bf16 runs would take many times as long "
               "and measure CPU seconds no other study point shares; run the queue on a CPU with native bf16, "
               "or on a GPU (--device cuda)", file=sys.stderr)
         sys.exit(2)
@@ -212,16 +225,16 @@ def main() -> None:
     ap.add_argument("--skip-published", default=None, metavar="BOARD",
                     help="skip runs whose settings a record in BOARD (e.g. leaderboard) already has")
     a = ap.parse_args()
-    refuse_emulated_bf16(a.device)
     out, t0 = Path(a.out), time.monotonic()
     work = Path(a.work)
     logs = work.parent / "logs"
-    work.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
     runs = [r for g in a.grid.split(",") for r in {"board": board, "study": study}[g]()]
     a.only = CPU_QUEUE if a.only == "cpu" else a.only
     runs = [r for r in runs if not a.only or r[0] in a.only.split(",")]
+    refuse_emulated_bf16(a.device, {precision(args, a.preset) for _, _, args in runs})
+    work.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in runs if not any(d.parent.name == r[0] for d in finished(work))]  # a second call goes on
     on_board = published(runs, Path(a.skip_published), a.device, a.preset) if a.skip_published else {}
     runs = [r for r in runs if r[0] not in on_board]
