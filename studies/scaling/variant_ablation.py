@@ -28,6 +28,8 @@ import math
 from pathlib import Path
 
 SPIKING_STEM = "spiking"
+#: the one setting a variant may change besides its neuron, as the board names it (a dotted leaf)
+STEM_SETTING = "backbone.stem"
 
 
 def gap_closed(faithful, variant, ann, level: float = 0.95):
@@ -65,7 +67,7 @@ def variants(folder: Path, model: str, reference: str, study: str, baseline: str
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as plugins
     from sdmbench.cli.leaderboard import preset_config
-    from sdmbench.board.entries import RANKED, normal
+    from sdmbench.board.entries import RANKED
     from sdmbench.running.records import load_records
     from sdmbench.scoring import columns
 
@@ -80,10 +82,9 @@ def variants(folder: Path, model: str, reference: str, study: str, baseline: str
         faithful = entry.neuron == reference and not entry.changes and not entry.studies
         if entry.model != model or entry.section == "diverged" or not (faithful or study in entry.studies):
             continue
+        if set(entry.changes) - {STEM_SETTING}:
+            continue  # off the preset in more than the stem (changes are dotted leaves: backbone.stem)
         backbone = (entry.first.get("config") or {}).get("backbone") or {}
-        preset = normal(preset_of(entry.first) or {}).get("backbone") or {}
-        if set(entry.changes) - {"backbone"} or {k for k, v in backbone.items() if preset.get(k) != v} - {"stem"}:
-            continue  # off the preset in more than the stem
         out.setdefault((entry.neuron, backbone.get("stem", SPIKING_STEM)), {})[row["protocol"]] = \
             (row, entry.values.get(fid))
     return out, ann
