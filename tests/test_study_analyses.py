@@ -90,6 +90,34 @@ def test_the_ablation_reads_the_faithful_entry_and_the_variants_off_the_archived
     assert set(rows[0]["energy"]) >= {"fp32-compute", "memory-aware"}
 
 
+def same(mine, theirs, path="ablation"):
+    """Equal JSON trees, floats to 1e-9 relative (the delta-method interval goes through scipy's t)."""
+    assert type(mine) is type(theirs) or {type(mine), type(theirs)} <= {int, float}, path
+    if isinstance(mine, dict):
+        assert list(mine) == list(theirs), path
+        for key in mine:
+            same(mine[key], theirs[key], f"{path}.{key}")
+    elif isinstance(mine, list):
+        assert len(mine) == len(theirs), path
+        for i, (m, t) in enumerate(zip(mine, theirs)):
+            same(m, t, f"{path}[{i}]")
+    elif isinstance(mine, float):
+        assert mine == pytest.approx(theirs, rel=1e-9), path
+    else:
+        assert mine == theirs, path
+
+
+def test_the_published_ablation_is_what_the_committed_board_gives():
+    """docs/studies/spiking_variant.json (the study page's table and figure) re-derived from leaderboard/:
+    a board that grew, or a change to how the board names an entry, without the ablation rerun fails here."""
+    import json
+
+    rows = analysis("variant_ablation").analyse(ROOT / "leaderboard", "sdm", "tsm", "spiking-variant", "sdm-ann")
+    assert [(r["neuron"], r["stem"]) for r in rows] == [
+        ("tsm", "spiking"), ("tsm", "analog"), ("plif", "spiking"), ("plif", "analog")]
+    same(rows, json.loads((ROOT / "docs" / "studies" / "spiking_variant.json").read_text()))
+
+
 def test_the_gap_closed_has_the_delta_method_interval_worked_by_hand():
     from scipy.stats import t
 
