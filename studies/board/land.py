@@ -8,8 +8,11 @@ For each finished run folder under ``--work`` (``WORK/KEY/RUN``, as ``gpu_grid.p
    1.4-2.5x per step (docs/spiking-gap.md);
 2. score the run under both pinned extractors (``sdmbench score --extractor ...``);
 3. publish it (``sdmbench publish``: verify, then copy record, samples and curve to the board);
-4. rebuild the board's README and site as the documented commands do;
-5. let the job go on (SIGCONT, also when a step failed), and with ``--commit`` commit the board.
+4. rebuild the board's README and site as the documented commands do, and rerun the study's analyses
+   on the board (:data:`ANALYSES`: the curve under both extractors, the ablation, the figure; they write
+   ``docs/studies/``, which the test suite checks against the board);
+5. let the job go on (SIGCONT, also when a step failed), and with ``--commit`` commit the board and
+   ``docs/studies/`` (the prose of ``docs/spiking-gap.md`` and README is still read and written by hand).
 
     python studies/board/land.py --work /work/queue/work --board leaderboard --commit --watch 60
 
@@ -32,6 +35,16 @@ from typing import Dict, Iterator, List, Tuple
 
 RECORD = "record.json"
 EXTRACTORS = ("classifier", "classifier-resnet")  # the study's two pinned rulers (docs/extractors.md)
+ROOT = Path(__file__).resolve().parents[2]
+STUDIES = Path("docs") / "studies"
+#: docs/spiking-gap.md's "How it is run" commands, each given the board (``{board}``), run from the repository
+ANALYSES = (
+    ("studies/scaling/compute_scaling.py", "{board}"),
+    ("studies/scaling/compute_scaling.py", "{board}", "--extractor", "classifier",
+     "--out", str(STUDIES / "compute_scaling_classifier")),
+    ("studies/scaling/variant_ablation.py", "{board}"),
+    ("studies/scaling/spiking_gap.py",),
+)
 
 
 def to_land(work: Path, board: Path) -> List[Tuple[str, Path]]:
@@ -88,19 +101,30 @@ def paused(groups: List[int]) -> Iterator[None]:
                 os.killpg(group, signal.SIGCONT)
 
 
-def sdmbench(*args: str) -> str:
-    """``python -m sdmbench ARGS``; its stdout, or SystemExit(1) with its output when it fails."""
-    done = subprocess.run([sys.executable, "-m", "sdmbench", *args], capture_output=True, text=True,
+def python(*args: str, cwd: Path | None = None) -> str:
+    """``python ARGS``; its stdout, or SystemExit(1) with its output when it fails."""
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
                           env=dict(os.environ, COLUMNS="120"))
     if done.returncode:
         print(done.stdout[-3000:] + done.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(f"land: `sdmbench {' '.join(args)}` failed (exit {done.returncode}); the run stays in "
+        raise SystemExit(f"land: `python {' '.join(args)}` failed (exit {done.returncode}); the run stays in "
                          "its folder to land again")
     return done.stdout
 
 
+def sdmbench(*args: str) -> str:
+    return python("-m", "sdmbench", *args)
+
+
+def analyse(board: Path) -> None:
+    """Rerun :data:`ANALYSES` on ``board`` from the repository, so ``docs/studies/`` says what it holds."""
+    for command in ANALYSES:
+        python(*(part.format(board=board.resolve()) for part in command), cwd=ROOT)
+
+
 def land(run: Path, board: Path, data_root: str | None) -> None:
-    """Score ``run`` under :data:`EXTRACTORS`, publish it on ``board``, rebuild the board's README and site."""
+    """Score ``run`` under :data:`EXTRACTORS`, publish it on ``board``, rebuild the board's README and site, rerun
+    the study's analyses on it."""
     data = ["--data-root", data_root] if data_root else []
     for extractor in EXTRACTORS:
         sdmbench("score", str(run), "--extractor", extractor, *data)
@@ -109,14 +133,15 @@ def land(run: Path, board: Path, data_root: str | None) -> None:
     (board / "README.md.part").write_text(table)
     (board / "README.md.part").replace(board / "README.md")
     sdmbench("leaderboard", "--results-dir", str(board), "--format", "html", "--out", str(board / "site"))
+    analyse(board)
 
 
 def commit(board: Path, landed: List[Tuple[str, Path]]) -> None:
     runs = " ".join(f"{key}:{run.name}" for key, run in landed)
-    subprocess.run(["git", "add", "-A", str(board)], check=True)
+    subprocess.run(["git", "add", "-A", str(board), str(ROOT / STUDIES)], check=True)
     subprocess.run(["git", "commit", "-q", "-m", f"Study runs landed: {runs} (scored under "
                     f"{' and '.join(EXTRACTORS)}, published with samples and curve; board README and site "
-                    "rebuilt)"], check=True)
+                    f"rebuilt, {STUDIES} rerun)"], check=True)
 
 
 def main() -> None:
