@@ -139,8 +139,24 @@ def test_the_gap_closed_has_the_delta_method_interval_worked_by_hand():
 
 def test_a_board_without_the_faithful_entry_is_refused(tmp_path):
     ablation = analysis("variant_ablation")
-    with pytest.raises(SystemExit, match="faithful sdm/tsm"):
+    with pytest.raises(LookupError, match="faithful sdm/tsm"):
         ablation.analyse(tmp_path, "sdm", "tsm", "spiking-variant", "sdm-ann")
+
+
+@pytest.mark.parametrize("script, args, says", [
+    ("variant_ablation.py", ["{tmp}/none"], "is not a folder"),
+    ("variant_ablation.py", ["{tmp}"], "no faithful sdm/tsm entry"),
+    ("compute_scaling.py", ["{tmp}", "--out", "{tmp}/out"], "sdm-ann: no quick-preset fashion-mnist runs"),
+    ("spiking_gap.py", ["--scaling", "{tmp}/none.json", "--out", "{tmp}/gap.png"], "run python studies/scaling/compute_scaling.py"),
+])
+def test_the_analyses_refuse_a_board_they_cannot_read_with_one_line_and_status_2(tmp_path, script, args, says):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "studies" / "scaling" / script),
+                           *(a.format(tmp=tmp_path) for a in args)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
 
 
 def test_the_ratio_at_matched_compute_is_the_ratio_of_the_mean_fids_at_each_level_both_ran_at():

@@ -37,6 +37,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,12 @@ def markdown(found, summary, args) -> str:
     return "\n".join(lines)
 
 
+def refuse(message: str) -> None:
+    """Bad input: one line on stderr, exit status 2, nothing written."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
@@ -203,12 +210,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/studies/compute_scaling"))
     ap.add_argument("--markdown", action="store_true", help="also print the per-level table")
     args = ap.parse_args()
+    if not args.folder.is_dir():
+        refuse(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
     found = points(args.folder, (args.ann, args.spiking), args.dataset, args.extractor, args.device)
     summary = {"target_ratio": args.target, "extractor": args.extractor, "device": args.device, "models": {}}
     for name, rows in found.items():
         if not rows:
-            raise SystemExit(f"{name}: no quick-preset {args.dataset} runs trained on {args.device} and scored "
-                             f"under {args.extractor} in {args.folder}")
+            refuse(f"{name}: no quick-preset {args.dataset} runs trained on {args.device} and scored under "
+                   f"{args.extractor} in {args.folder} (score them: sdmbench score RUN --extractor {args.extractor})")
         model = summary["models"][name] = {"runs": [dict(zip(
             ("samples_seen", "cpu_s", "fid", "kid", "train_steps", "seed"), r)) for r in sorted(rows)]}
         if len({r[0] for r in rows}) >= 2:  # a fit needs two compute levels

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,8 @@ def main() -> None:
     args = ap.parse_args()
     for path, script in ((args.scaling, "compute_scaling"), (args.variant, "variant_ablation")):
         if not path.is_file():
-            raise SystemExit(f"{path} is missing: run python studies/scaling/{script}.py first")
+            print(f"error: {path} is missing: run python studies/scaling/{script}.py first", file=sys.stderr)
+            raise SystemExit(2)
     scaling, variants = json.loads(args.scaling.read_text()), json.loads(args.variant.read_text())
 
     import matplotlib

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 SPIKING_STEM = "spiking"
@@ -103,7 +104,9 @@ def analyse(folder: Path, model: str, reference: str, study: str, baseline: str)
     quality, ann = tables[default]
     faithful = quality.get((reference, SPIKING_STEM))
     if not faithful:
-        raise SystemExit(f"no faithful {model}/{reference} entry in {folder}: it is the ablation's reference")
+        raise LookupError(f"no faithful {model}/{reference} entry in {folder}: it is the ablation's reference")
+    if not ann:
+        raise LookupError(f"no ranked {baseline} entry in {folder}: the ablation's ratios are to it")
     result = []
     for (neuron, stem), by_protocol in sorted(quality.items(), key=lambda kv: (kv[0][0] != reference, kv[0][1] != SPIKING_STEM, kv[0])):
         row = {"variant": describe(neuron, stem, reference), "neuron": neuron, "stem": stem, "protocols": {},
@@ -208,7 +211,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/studies/spiking_variant"))
     ap.add_argument("--markdown", action="store_true", help="print the ablation as README's table")
     args = ap.parse_args()
-    result = analyse(args.folder, args.model, args.reference, args.study, args.baseline)
+    try:
+        if not args.folder.is_dir():
+            raise LookupError(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
+        result = analyse(args.folder, args.model, args.reference, args.study, args.baseline)
+    except LookupError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        raise SystemExit(2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out.with_suffix(".png"))
