@@ -198,7 +198,7 @@ def refuse(message: str) -> None:
     raise SystemExit(2)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
     ap.add_argument("--spiking", default="sdm/tsm")
@@ -209,7 +209,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="only runs trained on this device (cpu, cuda)")
     ap.add_argument("--out", type=Path, default=Path("docs/studies/compute_scaling"))
     ap.add_argument("--markdown", action="store_true", help="also print the per-level table")
-    args = ap.parse_args()
+    return ap
+
+
+def summarise(args: argparse.Namespace):
+    """``(found, summary)``: each model's runs (``points``) and what ``--out``'s JSON holds: the runs, the
+    power-law fits, the matched ratios and the crossing. Bad input: :func:`refuse` (nothing written)."""
     if not args.folder.is_dir():
         refuse(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
     found = points(args.folder, (args.ann, args.spiking), args.dataset, args.extractor, args.device)
@@ -226,6 +231,12 @@ def main() -> None:
                 model[f"{key}_fit"] = dict(zip(("a", "b"), map(float, fit(xs, ys))))
     summary["matched"] = matched(found, args.ann, args.spiking)
     summary["crossing"] = crossing_summary(found, summary, args)
+    return found, summary
+
+
+def main() -> None:
+    args = parser().parse_args()
+    found, summary = summarise(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(found, summary, args)
