@@ -153,7 +153,9 @@ def test_the_gap_closed_has_the_delta_method_interval_worked_by_hand():
 
 def test_a_board_without_the_faithful_entry_is_refused(tmp_path):
     ablation = analysis("variant_ablation")
-    with pytest.raises(LookupError, match="faithful sdm/tsm"):
+    from sdmbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="faithful sdm/tsm"):
         ablation.analyse(tmp_path, "sdm", "tsm", "spiking-variant", "sdm-ann")
 
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sdmbench.errors import UsageError
+
 
 def label(record) -> str:
     return record["model"] + (f"/{record['neuron']}" if record.get("neuron") and record.get("T", 1) > 1 else "")
@@ -192,12 +194,6 @@ def markdown(found, summary, args) -> str:
     return "\n".join(lines)
 
 
-def refuse(message: str) -> None:
-    """Bad input: one line on stderr, exit status 2, nothing written."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", type=Path, default=Path("leaderboard"))
@@ -214,14 +210,14 @@ def parser() -> argparse.ArgumentParser:
 
 def summarise(args: argparse.Namespace):
     """``(found, summary)``: each model's runs (``points``) and what ``--out``'s JSON holds: the runs, the
-    power-law fits, the matched ratios and the crossing. Bad input: :func:`refuse` (nothing written)."""
+    power-law fits, the matched ratios and the crossing. A board it cannot read: :class:`UsageError`."""
     if not args.folder.is_dir():
-        refuse(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
+        raise UsageError(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
     found = points(args.folder, (args.ann, args.spiking), args.dataset, args.extractor, args.device)
     summary = {"target_ratio": args.target, "extractor": args.extractor, "device": args.device, "models": {}}
     for name, rows in found.items():
         if not rows:
-            refuse(f"{name}: no quick-preset {args.dataset} runs trained on {args.device} and scored under "
+            raise UsageError(f"{name}: no quick-preset {args.dataset} runs trained on {args.device} and scored under "
                    f"{args.extractor} in {args.folder} (score them: sdmbench score RUN --extractor {args.extractor})")
         model = summary["models"][name] = {"runs": [dict(zip(
             ("samples_seen", "cpu_s", "fid", "kid", "train_steps", "seed"), r)) for r in sorted(rows)]}
@@ -236,7 +232,11 @@ def summarise(args: argparse.Namespace):
 
 def main() -> None:
     args = parser().parse_args()
-    found, summary = summarise(args)
+    try:
+        found, summary = summarise(args)
+    except UsageError as error:  # bad input: one line, status 2 (sdmbench.errors); a bug keeps its traceback
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     plot(found, summary, args)

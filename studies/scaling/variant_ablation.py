@@ -28,6 +28,8 @@ import math
 import sys
 from pathlib import Path
 
+from sdmbench.errors import UsageError
+
 SPIKING_STEM = "spiking"
 #: the one setting a variant may change besides its neuron, as the board names it (a dotted leaf)
 STEM_SETTING = "backbone.stem"
@@ -104,9 +106,9 @@ def analyse(folder: Path, model: str, reference: str, study: str, baseline: str)
     quality, ann = tables[default]
     faithful = quality.get((reference, SPIKING_STEM))
     if not faithful:
-        raise LookupError(f"no faithful {model}/{reference} entry in {folder}: it is the ablation's reference")
+        raise UsageError(f"no faithful {model}/{reference} entry in {folder}: it is the ablation's reference")
     if not ann:
-        raise LookupError(f"no ranked {baseline} entry in {folder}: the ablation's ratios are to it")
+        raise UsageError(f"no ranked {baseline} entry in {folder}: the ablation's ratios are to it")
     result = []
     for (neuron, stem), by_protocol in sorted(quality.items(), key=lambda kv: (kv[0][0] != reference, kv[0][1] != SPIKING_STEM, kv[0])):
         row = {"variant": describe(neuron, stem, reference), "neuron": neuron, "stem": stem, "protocols": {},
@@ -213,10 +215,10 @@ def main() -> None:
     args = ap.parse_args()
     try:
         if not args.folder.is_dir():
-            raise LookupError(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
+            raise UsageError(f"{args.folder} is not a folder: give the board (leaderboard) or a results folder")
         result = analyse(args.folder, args.model, args.reference, args.study, args.baseline)
-    except LookupError as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
+    except UsageError as error:  # bad input: one line, status 2 (sdmbench.errors); a bug keeps its traceback
+        print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
