@@ -19,6 +19,18 @@ def context(generated, reference):
     return ScoringContext(gen, data, {"reference_images": len(ref), "image_size": 1}, PixelFeatures())
 
 
+def test_feature_metrics_refuse_samples_of_another_shape_than_the_protocol_scores():
+    """Samples are compared only at the dataset's channels and the protocol's image size: 3-channel or
+    2x2 samples against 1-channel 1x1 points are an error before any feature is extracted."""
+    from sdmbench.errors import UsageError
+
+    ctx = context([1, 2, 3], [0, 1, 2, 3])
+    for wrong in (ctx.samples.expand(-1, 3, -1, -1), ctx.samples.expand(-1, -1, 2, 2), ctx.samples.float()):
+        ctx.samples, ctx._features = wrong, None
+        with pytest.raises(UsageError, match=r"scored as uint8 \[N, 1, 1, 1\] images"):
+            ctx.features()
+
+
 def test_precision_by_hand_on_a_line():
     """Reference points 0..4 with k = 3: radii 3, 2, 2, 2, 3. Generated points
     1, 10, 2, 4 and 100: 1, 2 and 4 fall inside a reference ball, 10 and 100 do

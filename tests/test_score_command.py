@@ -122,8 +122,26 @@ def test_a_folder_that_is_no_run_and_a_corrupt_samples_file_are_clear_errors(run
         check(tmp_path, None)
     folder = shutil.copytree(runs[0], tmp_path / "corrupt")
     (folder / "samples.npz").write_bytes(b"not an archive")
-    with pytest.raises(UsageError, match="not a samples archive"):
+    with pytest.raises(UsageError, match=r"not a samples archive \(neither .npz nor .npy\); delete it to regenerate"):
         check(folder, None)
+    for weights in folder.glob("stage-*.pt"):  # a published run: nothing to regenerate it from
+        weights.unlink()
+    with pytest.raises(UsageError, match="keeps no weights to make it again: copy it again"):
+        check(folder, None)
+
+
+def test_samples_of_another_size_than_the_run_was_scored_on_are_refused_before_scoring(runs, tmp_path):
+    folder = shutil.copytree(runs[0], tmp_path / "resized")
+    kept = samples(folder)
+    size = record(folder)["protocol"]["image_size"]
+    np.savez(folder / "samples.npz", arr_0=kept[:, :-2])  # two rows short of what its protocol scored
+    before = (folder / "record.json").read_text()
+    code, out, err = run_cli("score", str(folder), "--extractor", "classifier", "--data-root", str(SHARED_DATA))
+    assert code == 2 and err.strip().splitlines() == [
+        f"error: {folder / 'samples.npz'}: holds {size - 2}x{size} images, but the run was scored on {size}x{size} "
+        "ones, so these "
+        "are not the samples its scores came from; delete it to regenerate from the run's weights"], err
+    assert (folder / "record.json").read_text() == before
 
 
 def test_recounting_energy_reproduces_the_runs_own_pass_and_keeps_the_old_figures(runs, tmp_path, sdmbench_plugins):

@@ -2,6 +2,8 @@
 import json
 import shutil
 
+import numpy as np
+
 import pytest
 
 from conftest import SHARED_DATA, needs_shared_mnist, run_cli
@@ -109,3 +111,25 @@ def test_verify_refuses_a_path_with_no_runs(tmp_path):
     code, _, err = verify(tmp_path)
     assert code == 2 and "no run folders" in err
 
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda a: a[:, :-2], "holds {short}x{size} images, but the run was scored on {size}x{size} ones"),
+    (lambda a: np.repeat(a, 3, axis=-1), "holds 3-channel images, but mnist has 1"),
+    (None, "not a samples archive (neither .npz nor .npy)"),
+])
+def test_verify_refuses_samples_that_are_not_the_runs_before_scoring_any_run(board, tmp_path, damage, says):
+    """A damaged ``samples.npz`` anywhere on a board is one line and exit 2 before the first run is scored
+    (no ``[1/2]`` progress line), naming the file and what to do: a published run keeps no weights."""
+    folder, run = board
+    copy = tmp_path / "board"
+    shutil.copytree(folder, copy)
+    bad = shutil.copytree(copy / run.name, copy / f"{run.name}-damaged") / "samples.npz"
+    if damage is None:
+        bad.write_bytes(b"not an archive")
+    else:
+        np.savez(bad, arr_0=damage(np.load(bad, allow_pickle=False)["arr_0"]))
+    code, out, err = verify(copy)
+    [line] = err.strip().splitlines()
+    size = json.loads((bad.parent / "record.json").read_text())["protocol"]["image_size"]
+    assert code == 2 and line.startswith(f"error: {bad}: ") and says.format(size=size, short=size - 2) in line, err
+    assert line.endswith("copy it again from the board or run it came from")

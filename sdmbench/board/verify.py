@@ -24,7 +24,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from sdmbench.errors import UsageError
 
@@ -163,15 +163,32 @@ def verify_view(run_id: str, view: Dict[str, Any], config, samples, scorer: Scor
     return found + compare(run_id, label, view["metrics"], Scores.flat(scores))
 
 
-def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any]) -> List[Finding]:
-    """Every published number of one run folder, recomputed."""
+def load_run(folder: Path, scorer: Optional[Scorer] = None) -> Tuple[Dict[str, Any], Any, Any]:
+    """``(record, config, samples)`` of one run folder, read and checked (a corrupt record, a corrupt
+    ``samples.npz``, samples of another size than the run was scored on or, with ``scorer``, of other
+    channels than its dataset's: a one-line error)."""
     from sdmbench.running.config import RunConfig
     from sdmbench.running.records import read_record
-    from sdmbench.running.rescore import SAMPLES_FILE, read_samples
+    from sdmbench.running.rescore import SAMPLES_FILE, check_size, read_samples, remedy
 
     record = read_record(folder, "verify")
     config = RunConfig.from_dict(record.get("config") or {})
     samples = read_samples(folder / SAMPLES_FILE)
+    check_size(samples, record, folder / SAMPLES_FILE)
+    protocol = record.get("protocol") or {}
+    scored = any((r.get("protocol") or {}).get("extractor") for r in [record] + record.get("rescores", []))
+    if scorer is not None and samples is not None and scored:
+        data = scorer.dataset(protocol["dataset"], protocol["reference_split"], protocol["image_size"])
+        if samples.shape[1] != data.channels:
+            raise UsageError(f"{folder / SAMPLES_FILE}: holds {samples.shape[1]}-channel images, but "
+                             f"{data.name} has {data.channels}; these are not the samples its scores came from; "
+                             f"{remedy(folder / SAMPLES_FILE)}")
+    return record, config, samples
+
+
+def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any], loaded=None) -> List[Finding]:
+    """Every published number of one run folder, recomputed (``loaded``: its :func:`load_run`, if read)."""
+    record, config, samples = loaded or load_run(folder, scorer)
     views = [dict(protocol=record["protocol"], protocol_key=record.get("protocol_key"), metrics=record["metrics"])]
     views += [dict(r) for r in record.get("rescores", [])]
     found = []

@@ -26,10 +26,11 @@ def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print):
     plugins = plugin_loader.get()
     folders = verify.run_folders(paths)
     scorer, models = verify.Scorer(plugins, data_root), registered_models(plugins)[0]
+    loaded = [verify.load_run(folder, scorer) for folder in folders]  # every file checked before any scoring
     findings = []
-    for i, folder in enumerate(folders):
+    for i, (folder, run) in enumerate(zip(folders, loaded)):
         log(f"[{i + 1}/{len(folders)}] {folder.name}")
-        findings += verify.verify_run(folder, scorer, models)
+        findings += verify.verify_run(folder, scorer, models, run)
     for path in paths:
         if path.is_dir() and (path / verify.BOARD_FILE).is_file():
             findings += verify.verify_board(path, board_markdown(path, plugins))

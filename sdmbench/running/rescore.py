@@ -62,12 +62,34 @@ def read_samples(path: Path) -> Optional[torch.Tensor]:
         with np.load(path, allow_pickle=False) as archive:
             array = archive["arr_0"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"{path}: not a samples archive ({str(exc)[:80]}); delete it to regenerate from "
-                         "the run's weights") from None
+        why = "neither .npz nor .npy" if "pickle" in str(exc) else str(exc)[:80]  # numpy's last resort: unpickling
+        raise UsageError(f"{path}: not a samples archive ({why}); {remedy(path)}") from None
     if array.dtype != np.uint8 or array.ndim != 4 or not len(array) or array.shape[-1] not in (1, 3):
         raise UsageError(f"{path}: expected uint8 [N, H, W, C] images (N >= 1, C 1 or 3) under arr_0, got "
-                         f"{array.dtype} {array.shape}")
+                         f"{array.dtype} {array.shape}; {remedy(path)}")
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+def remedy(path: Path) -> str:
+    """What to do about a bad ``samples.npz``: make it again from the run's weights when the folder keeps
+    them; a published run keeps none, so its file is copied again from the board it came from."""
+    if any(path.parent.glob("stage-*.pt")):
+        return "delete it to regenerate from the run's weights"
+    return "the folder keeps no weights to make it again: copy it again from the board or run it came from"
+
+
+def check_size(samples: Optional[torch.Tensor], record: Dict[str, Any], path: Path) -> None:
+    """The kept samples are the size every protocol of ``record`` scored (its ``image_size``), or they are
+    not the samples those scores came from: a one-line error, before any dataset or extractor is loaded."""
+    protocols = [record.get("protocol") or {}] + [r.get("protocol") or {} for r in record.get("rescores", [])]
+    sizes = {p["image_size"] for p in protocols if p.get("image_size")}
+    if samples is None or not sizes:
+        return
+    h, w = samples.shape[-2:]
+    if (h, w) not in {(s, s) for s in sizes}:
+        s = min(sizes)
+        raise UsageError(f"{path}: holds {h}x{w} images, but the run was scored on {s}x{s} ones, so these are not "
+                         f"the samples its scores came from; {remedy(path)}")
 
 
 def check(folder: Path, num_samples: Optional[int]) -> Target:
@@ -80,6 +102,7 @@ def check(folder: Path, num_samples: Optional[int]) -> Target:
                          "run folder somewhere writable and score the copy")
     config = RunConfig.from_dict(read_config(folder, "score"))
     samples = read_samples(folder / SAMPLES_FILE)
+    check_size(samples, record, folder / SAMPLES_FILE)
     stages = sorted(folder.glob("stage-*.pt"))
     have = 0 if samples is None else len(samples)
     want = wanted(num_samples, samples, config)

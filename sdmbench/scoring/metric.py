@@ -26,6 +26,7 @@ from typing import Any, ContextManager, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from sdmbench.errors import UsageError
 from sdmbench.plugin_api.data import ImageData
 from sdmbench.scoring.columns import Column
 from sdmbench.scoring.extractor import FeatureExtractor
@@ -45,6 +46,15 @@ class ScoringContext:
     progress: Any = None
     _features: Optional[Tuple[torch.Tensor, torch.Tensor]] = field(default=None, init=False, repr=False)
 
+    def check_samples(self) -> None:
+        """The contract of what feature metrics compare: ``samples`` are uint8 ``[N, C, S, S]``, with N >= 1,
+        the dataset's C channels and the protocol's image size S (a one-line error otherwise)."""
+        s, size = self.samples, self.protocol.get("image_size", self.data.image_size)
+        if s.dtype != torch.uint8 or s.dim() != 4 or not len(s) or tuple(s.shape[1:]) != (self.data.channels, size, size):
+            raise UsageError(f"the samples are {str(s.dtype).replace('torch.', '')} {list(s.shape)}, but "
+                             f"{self.data.name} is scored as uint8 [N, {self.data.channels}, {size}, {size}] images "
+                             "(N >= 1); they were not made for this dataset and protocol")
+
     def features(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(generated, reference)`` features, float64 ``[N, D]``: the samples' and the first
         ``protocol['reference_images']`` images of the reference split, through the extractor
@@ -52,6 +62,7 @@ class ScoringContext:
         if self._features is None:
             if self.extractor is None:
                 raise RuntimeError("this metric reads features, but the protocol has no feature extractor")
+            self.check_samples()
             p = self.protocol
             reference = self.data.first(p["reference_images"], size=p["image_size"])
             task = self.progress.add_task(f"{self.extractor.name} features",
