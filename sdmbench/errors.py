@@ -14,7 +14,7 @@ class UsageError(Exception):
 
 def unknown_name(kind: str, name: str, known: Iterable[str], plural: str = "") -> UsageError:
     """An error for an unknown ``name`` of ``kind`` listing what exists (under ``plural``, else ``kind + s``)."""
-    known = sorted(known)
+    known, kind = sorted(known), kind.replace("_", " ")  # a registry's kind (energy_model) in words
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     listing = ", ".join(known) if known else "none registered"

@@ -37,6 +37,10 @@ def test_unknown_name_lists_what_exists_and_suggests_the_closest():
     with pytest.raises(UsageError) as err:
         r.get("liff")
     assert "Did you mean 'lif'?" in str(err.value) and "if, lif" in str(err.value)
+    prices = Registry("energy_model")  # a kind in two words is written in words
+    prices.add("fp32-compute", object)
+    with pytest.raises(UsageError, match=r"^unknown energy model 'fp64'\. Known energy models: fp32-compute\.$"):
+        prices.get("fp64")
 
 
 def test_a_name_registered_twice_names_both_plugins():
