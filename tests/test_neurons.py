@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from conftest import run_python
+
 from sdmbench.plugin_api import loader as plugins
 from sdmbench.plugin_api.testing import check_neuron
 from sdmbench_neurons.integrate_fire import IFNeuron, if_step
@@ -40,6 +42,19 @@ def test_lif_trajectory_by_hand():
     assert LIFNeuron(4, tau=2.0)(column([1.5] * 4)).flatten().tolist() == [0, 1, 0, 1]
     # I = 1.0 never reaches v_th = 1: 0.5, 0.75, 0.875, 0.9375
     assert LIFNeuron(4, tau=2.0)(column([1.0] * 4)).sum().item() == 0
+
+
+def test_the_plugins_load_without_norse_until_a_lif_neuron_first_runs():
+    """Importing norse pulls in matplotlib and TensorBoard and warns about ``torch.jit.script``: every
+    command starts without it (the contract probe builds a ``lif`` neuron, which does not need it), and the
+    first forward pass imports it, silently, and gives the trajectory computed by hand above."""
+    code = ("import sys, torch; from sdmbench.plugin_api import loader; n = loader.get().neuron.get('lif')(4, v_th=1.0); "
+            "print('norse' in sys.modules, 'matplotlib' in sys.modules); "
+            "print(n(torch.full((4, 1), 1.5)).flatten().tolist(), 'norse' in sys.modules)")
+    done = run_python(code, env={"PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["False False", "[0.0, 1.0, 0.0, 1.0] True"]
+    assert "jit" not in done.stderr, done.stderr
 
 
 def test_plif_starts_as_lif_and_learns_its_leak():

@@ -10,12 +10,23 @@ norse integrates ``dv/dt = (v_leak - v + i) / tau_mem`` with Euler steps of
 the LIF of Spiking-Diffusion (tau = 2). The surrogate gradient is norse's
 (``method``: super, tanh, triangle, circ, heavi_erfc; ``alpha`` its sharpness).
 """
+from __future__ import annotations
+
 import math
+import warnings
 
 import torch
 from torch import nn
-from norse.torch.functional.lif_box import (LIFBoxFeedForwardState, LIFBoxParameters,
-                                            lif_box_feed_forward_step)
+
+
+def _lif_box():
+    """norse's ``lif_box`` module, imported on a neuron's first forward pass, not when the plugin is loaded
+    or its contract probed: importing norse pulls in matplotlib and TensorBoard (0.9 s of every command's
+    start on a 2-core CPU) and warns that it uses ``torch.jit.script``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        from norse.torch.functional import lif_box
+    return lif_box
 
 
 class LIFNeuron(nn.Module):
@@ -27,21 +38,24 @@ class LIFNeuron(nn.Module):
         if tau < 1.0:
             raise ValueError(f"LIF tau must be >= 1 time step, got {tau}")
         self.T, self.v_th, self.tau, self.method, self.alpha = T, v_th, tau, method, alpha
-        self.p = LIFBoxParameters(
-            tau_mem_inv=torch.as_tensor(1.0 / tau), v_leak=torch.as_tensor(0.0),
-            v_th=torch.as_tensor(float(v_th)), v_reset=torch.as_tensor(0.0),
-            method=method, alpha=torch.as_tensor(float(alpha)),
-        )
+        self.p = None  # norse's LIFBoxParameters, made on the first forward pass
 
-    def parameters_now(self) -> LIFBoxParameters:
+    def parameters_now(self) -> "LIFBoxParameters":
         """norse's parameters for this forward pass."""
+        if self.p is None:
+            self.p = _lif_box().LIFBoxParameters(
+                tau_mem_inv=torch.as_tensor(1.0 / self.tau), v_leak=torch.as_tensor(0.0),
+                v_th=torch.as_tensor(float(self.v_th)), v_reset=torch.as_tensor(0.0),
+                method=self.method, alpha=torch.as_tensor(float(self.alpha)),
+            )
         return self.p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        state, p = LIFBoxFeedForwardState(v=torch.zeros_like(x[0])), self.parameters_now()
+        lif_box = _lif_box()
+        state, p = lif_box.LIFBoxFeedForwardState(v=torch.zeros_like(x[0])), self.parameters_now()
         out = []
         for current in x.unbind(0):
-            s, state = lif_box_feed_forward_step(current, state, p, dt=1.0)
+            s, state = lif_box.lif_box_feed_forward_step(current, state, p, dt=1.0)
             out.append(s)
         return torch.stack(out)
 
@@ -64,8 +78,8 @@ class ParametricLIFNeuron(LIFNeuron):
         super().__init__(T, v_th=v_th, tau=tau, method=method, alpha=alpha)
         self.w = nn.Parameter(torch.tensor(-math.log(tau - 1.0)))
 
-    def parameters_now(self) -> LIFBoxParameters:
-        return self.p._replace(tau_mem_inv=torch.sigmoid(self.w))
+    def parameters_now(self) -> "LIFBoxParameters":
+        return super().parameters_now()._replace(tau_mem_inv=torch.sigmoid(self.w))
 
     def extra_repr(self) -> str:
         return f"T={self.T}, v_th={self.v_th}, tau={1.0 / torch.sigmoid(self.w).item():.3f} (learned)"
