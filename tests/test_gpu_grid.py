@@ -42,6 +42,12 @@ def copy_to(board: Path, record: Path, **config) -> str:
     return data["run_id"]
 
 
+@pytest.fixture(autouse=True)
+def no_native_bf16(monkeypatch):
+    """Every test here stands on a CPU without native bfloat16 (the probe decides) unless it says otherwise."""
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_has_native_bf16", lambda: False)
+
+
 def test_a_runs_arguments_fix_its_settings_and_an_unset_study_is_none():
     args = ["--model", "sdm", "--neuron", "plif", "--seed", "2", "--train-steps", "4000",
             "--set", "backbone.stem=analog", "--set", "study=spiking-variant"]
@@ -101,6 +107,12 @@ def test_a_cpu_queue_of_bf16_runs_refuses_emulated_bf16(monkeypatch, capsys, slo
     else:
         grid.refuse_emulated_bf16("cpu", precisions)
     grid.refuse_emulated_bf16("cuda", precisions)  # a GPU queue never asks the CPU
+
+
+def test_a_cpu_with_native_bf16_starts_its_queue_without_the_probe(monkeypatch):
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("sdmbench.hardware.precision.cpu_bf16_slowdown", lambda: pytest.fail("probed"))
+    grid.refuse_emulated_bf16("cpu", {"bf16"})
 
 
 def test_a_runs_precision_is_its_presets_with_its_settings():

@@ -1,6 +1,10 @@
 """``precision = "bf16"``: convolutions in bfloat16 under torch.autocast,
 membranes in float32, and a run that records what it used."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,6 +94,7 @@ def test_a_cpu_run_in_bf16_is_told_before_training_when_this_cpu_emulates_bfloat
 
     from sdmbench.running.runner import Run, _warn_if_bf16_emulated
 
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     said = []
     run = Run(config=SimpleNamespace(precision="bf16"), plugins=None, recipe=None, device=torch.device("cpu"),
               run_id="r", folder=None, log=said.append)
@@ -101,7 +106,49 @@ def test_a_cpu_run_in_bf16_is_told_before_training_when_this_cpu_emulates_bfloat
     monkeypatch.setattr(precision, "cpu_bf16_slowdown", lambda: pytest.fail("an fp32 run measured bf16"))
     run.config.precision = "fp32"
     _warn_if_bf16_emulated(run)
+    run.config.precision = "bf16"  # a CPU with native bf16 is not measured either
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    _warn_if_bf16_emulated(run)
+    assert said == []
 
 
-def test_the_bf16_probe_measures_a_finite_positive_ratio_here():
+def test_torchs_cpuinfo_and_the_kernels_flags_agree_on_native_bf16():
+    if not cpu_flags():
+        pytest.skip("/proc/cpuinfo is not readable here")
+    assert precision.cpu_has_native_bf16() == NATIVE_BF16
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags as the kernel lists them (empty where /proc/cpuinfo is not readable)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+NATIVE_BF16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def test_the_bf16_probe_measures_a_finite_positive_ratio_and_keeps_torchs_threads():
+    torch.set_num_threads(2)
     assert 0 < precision.cpu_bf16_slowdown() < float("inf")
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.skipif(not cpu_flags() or NATIVE_BF16, reason="needs a CPU known to lack AVX512-BF16 and AMX")
+def test_the_bf16_probe_finds_emulation_while_other_processes_keep_every_core_busy():
+    """Measured on two threads beside a busy process, a 2-core AVX2 EPYC's convolution waited so long on
+    its threads that fp32 came out slower than emulated bf16 (ratio 0.75), and the study's queue started on
+    it; the probe measures on one thread."""
+    spin = "print('spinning', flush=True)\nwhile True: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        assert all(proc.stdout.readline() == "spinning\n" for proc in busy)
+        torch.set_num_threads(2)
+        assert precision.cpu_bf16_slowdown() > precision.SLOW_BF16
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()

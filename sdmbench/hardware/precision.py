@@ -48,11 +48,22 @@ def neuron_inputs_fp32(module, args):
 SLOW_BF16 = 1.5
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has the bfloat16 instructions oneDNN's bf16 kernels use (AVX512-BF16 or AMX), as
+    torch's cpuinfo reports them (False where this torch cannot tell: then :func:`cpu_bf16_slowdown` decides)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(probe() for probe in probes if probe is not None)
+
+
 def cpu_bf16_slowdown(repeats: int = 3) -> float:
     """How many times longer a small convolution (4 x 32 x 16 x 16, 3x3, one forward) takes under
-    bf16 autocast than in float32 on this CPU: median of ``repeats`` after a warm-up, about 0.1 s in
-    all. Below 1 where the CPU has native bfloat16 (oneDNN's AVX512-BF16/AMX kernels); measured 26-38
-    on an AVX2 EPYC, where the bf16 kernels are emulated."""
+    bf16 autocast than in float32 on this CPU: median of ``repeats`` after a warm-up, on one thread (torch's
+    thread count is restored after), about 0.1 s in all. Below 1 where the CPU has native bfloat16
+    (oneDNN's AVX512-BF16/AMX kernels); measured 30-48 on an idle AVX2 EPYC, where the bf16 kernels are
+    emulated, and 27-95 there beside busy processes.
+    One thread, because beside another busy process a convolution this small on two threads waits on its
+    threads' spinning far longer than it computes: there fp32 took 30 ms instead of 2, and the ratio came
+    out 0.75 on that emulating CPU."""
     conv, x = torch.nn.Conv2d(32, 32, 3, padding=1), torch.randn(4, 32, 16, 16)
 
     def median_time(precision: str) -> float:
@@ -64,4 +75,9 @@ def cpu_bf16_slowdown(repeats: int = 3) -> float:
                 times.append(time.perf_counter() - start)
         return sorted(times[1:])[repeats // 2]
 
-    return median_time("bf16") / max(median_time("fp32"), 1e-9)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return median_time("bf16") / max(median_time("fp32"), 1e-9)
+    finally:
+        torch.set_num_threads(threads)

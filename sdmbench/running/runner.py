@@ -203,7 +203,7 @@ def _warn_if_loaded(run: Run) -> None:
 def _warn_if_bf16_emulated(run: Run) -> None:
     """Say so, before training, when this CPU runs ``precision=bf16`` slower than fp32 (no native
     bfloat16): the quick presets ask for bf16, and there a run takes many times README's times."""
-    if run.config.precision != "bf16" or run.device.type != "cpu":
+    if run.config.precision != "bf16" or run.device.type != "cpu" or precision.cpu_has_native_bf16():
         return
     slowdown = precision.cpu_bf16_slowdown()
     if slowdown > precision.SLOW_BF16:

@@ -30,8 +30,8 @@ machine needs no list of what is left:
         --skip-published leaderboard --work /work/queue/work --out /work/queue/out --deadline 1e9
 
 A CPU queue of bf16 runs (the quick presets') refuses to start (exit 2) where bfloat16 is emulated
-(no AVX512-BF16 or AMX): there they run many times slower and measure CPU seconds no other point
-of the study shares.
+(torch's cpuinfo finds no AVX512-BF16 or AMX, and a bf16 convolution on one thread takes over 1.5x its
+fp32 time): there they run many times slower and measure CPU seconds no other point of the study shares.
 """
 from __future__ import annotations
 
@@ -151,11 +151,12 @@ def precision(args: list, preset: str) -> str:
 def refuse_emulated_bf16(device: str, precisions) -> None:
     """Exit 2 before a CPU queue starts where bfloat16 is emulated and a run of it trains in bf16
     (see the module's docstring)."""
-    if device != "cpu" or "bf16" not in precisions:
+    from sdmbench.hardware import precision
+
+    if device != "cpu" or "bf16" not in precisions or precision.cpu_has_native_bf16():
         return
-    from sdmbench.hardware.precision import SLOW_BF16, cpu_bf16_slowdown
-    slowdown = cpu_bf16_slowdown()
-    if slowdown > SLOW_BF16:
+    slowdown = precision.cpu_bf16_slowdown()
+    if slowdown > precision.SLOW_BF16:
         print(f"error: this CPU emulates bfloat16 (a bf16 convolution took {slowdown:.0f}x its fp32 time; "
               "`lscpu` lists no avx512_bf16 or amx): this queue's bf16 runs would take many times as long "
               "and measure CPU seconds no other study point shares; run the queue on a CPU with native bf16, "
