@@ -12,6 +12,7 @@ the LIF of Spiking-Diffusion (tau = 2). The surrogate gradient is norse's
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -19,10 +20,11 @@ import torch
 from torch import nn
 
 
+@functools.cache
 def _lif_box():
     """norse's ``lif_box`` module, imported on a neuron's first forward pass, not when the plugin is loaded
     or its contract probed: importing norse pulls in matplotlib and TensorBoard (0.9 s of every command's
-    start on a 2-core CPU) and warns that it uses ``torch.jit.script``."""
+    start on a 2-core CPU) and warns that it uses ``torch.jit.script``. Imported once, not on every forward."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         from norse.torch.functional import lif_box

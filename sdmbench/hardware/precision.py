@@ -55,6 +55,15 @@ def cpu_has_native_bf16() -> bool:
     return any(probe() for probe in probes if probe is not None)
 
 
+def bf16_emulated() -> float:
+    """How many times longer bf16 takes than fp32 on this CPU where it is emulated (:func:`cpu_bf16_slowdown`
+    over :data:`SLOW_BF16`), else 0: a CPU with native bfloat16 is not timed at all."""
+    if cpu_has_native_bf16():
+        return 0.0
+    slowdown = cpu_bf16_slowdown()
+    return slowdown if slowdown > SLOW_BF16 else 0.0
+
+
 def cpu_bf16_slowdown(repeats: int = 3) -> float:
     """How many times longer a small convolution (4 x 32 x 16 x 16, 3x3, one forward) takes under
     bf16 autocast than in float32 on this CPU: median of ``repeats`` after a warm-up, on one thread (torch's

@@ -86,10 +86,10 @@ def check_size(samples: Optional[torch.Tensor], record: Dict[str, Any], path: Pa
     if samples is None or not sizes:
         return
     h, w = samples.shape[-2:]
-    if (h, w) not in {(s, s) for s in sizes}:
-        s = min(sizes)
-        raise UsageError(f"{path}: holds {h}x{w} images, but the run was scored on {s}x{s} ones, so these are not "
-                         f"the samples its scores came from; {remedy(path)}")
+    if h != w or h not in sizes:
+        scored = " and ".join(f"{s}x{s}" for s in sorted(sizes))
+        raise UsageError(f"{path}: holds {h}x{w} images, but the run was scored on {scored} ones, so these are "
+                         f"not the samples its scores came from; {remedy(path)}")
 
 
 def check(folder: Path, num_samples: Optional[int]) -> Target:

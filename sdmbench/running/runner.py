@@ -203,10 +203,10 @@ def _warn_if_loaded(run: Run) -> None:
 def _warn_if_bf16_emulated(run: Run) -> None:
     """Say so, before training, when this CPU runs ``precision=bf16`` slower than fp32 (no native
     bfloat16): the quick presets ask for bf16, and there a run takes many times README's times."""
-    if run.config.precision != "bf16" or run.device.type != "cpu" or precision.cpu_has_native_bf16():
+    if run.config.precision != "bf16" or run.device.type != "cpu":
         return
-    slowdown = precision.cpu_bf16_slowdown()
-    if slowdown > precision.SLOW_BF16:
+    slowdown = precision.bf16_emulated()
+    if slowdown:
         run.log(f"note: precision=bf16 is emulated on this CPU (no AVX512-BF16 or AMX): a convolution took "
                 f"{slowdown:.0f}x longer than in fp32, so this run will be many times slower than README's "
                 "times; add --set precision=fp32 (a different setting: the run becomes a trial of its entry)")

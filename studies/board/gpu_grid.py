@@ -151,12 +151,11 @@ def precision(args: list, preset: str) -> str:
 def refuse_emulated_bf16(device: str, precisions) -> None:
     """Exit 2 before a CPU queue starts where bfloat16 is emulated and a run of it trains in bf16
     (see the module's docstring)."""
-    from sdmbench.hardware import precision
-
-    if device != "cpu" or "bf16" not in precisions or precision.cpu_has_native_bf16():
+    if device != "cpu" or "bf16" not in precisions:
         return
-    slowdown = precision.cpu_bf16_slowdown()
-    if slowdown > precision.SLOW_BF16:
+    from sdmbench.hardware.precision import bf16_emulated
+    slowdown = bf16_emulated()
+    if slowdown:
         print(f"error: this CPU emulates bfloat16 (a bf16 convolution took {slowdown:.0f}x its fp32 time; "
               "`lscpu` lists no avx512_bf16 or amx): this queue's bf16 runs would take many times as long "
               "and measure CPU seconds no other study point shares; run the queue on a CPU with native bf16, "
