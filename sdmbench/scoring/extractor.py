@@ -48,11 +48,23 @@ class CachedExtractor(FeatureExtractor):
     def __getattr__(self, attr):  # the wrapped extractor's own members (model, size, ...)
         return getattr(self.inner, attr)
 
-    def __call__(self, images: torch.Tensor, batch_size: int = 500,
-                 on_batch: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+    @staticmethod
+    def key(images: torch.Tensor) -> str:
         import hashlib
 
-        key = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
+        return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
+
+    def remembers(self, images: torch.Tensor) -> bool:
+        """Whether the features of ``images`` are already here (a call returns them without extracting)."""
+        return self.key(images) in self.cache
+
+    def keep(self, images: torch.Tensor, features: torch.Tensor) -> None:
+        """Remember ``features`` as those of ``images`` (read from elsewhere, the disk cache)."""
+        self.cache[self.key(images)] = features
+
+    def __call__(self, images: torch.Tensor, batch_size: int = 500,
+                 on_batch: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+        key = self.key(images)
         if key not in self.cache:
             self.cache[key] = self.inner(images, batch_size, on_batch)
         elif on_batch is not None:

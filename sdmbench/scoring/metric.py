@@ -30,6 +30,7 @@ from sdmbench.errors import UsageError
 from sdmbench.plugin_api.data import ImageData
 from sdmbench.scoring.columns import Column
 from sdmbench.scoring.extractor import FeatureExtractor
+from sdmbench.scoring.feature_cache import reference_features
 
 
 @dataclass
@@ -58,7 +59,8 @@ class ScoringContext:
     def features(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(generated, reference)`` features, float64 ``[N, D]``: the samples' and the first
         ``protocol['reference_images']`` images of the reference split, through the extractor
-        (computed on the first call, shared by every metric after it)."""
+        (computed on the first call, shared by every metric after it; the reference's from the disk cache
+        of :mod:`sdmbench.scoring.feature_cache` when a file there proves itself)."""
         if self._features is None:
             if self.extractor is None:
                 raise RuntimeError("this metric reads features, but the protocol has no feature extractor")
@@ -68,7 +70,7 @@ class ScoringContext:
             task = self.progress.add_task(f"{self.extractor.name} features",
                                           total=len(reference) + len(self.samples)) if self.progress else None
             advance = (lambda n: self.progress.update(task, advance=n)) if task is not None else None
-            real = self.extractor(reference, on_batch=advance)
+            real = reference_features(self.extractor, reference, on_batch=advance)
             self._features = (self.extractor(self.samples, on_batch=advance), real)
         return self._features
 
