@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import forked_cli
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -37,9 +39,14 @@ def isolated_cache(tmp_path_factory):
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int | None = None):
-    """``python -m sdmbench ARGS`` in a subprocess: (exit status, stdout, stderr). No time limit by
-    default: a loaded machine passes, only slower (speed is measured in benchmarks/)."""
+    """``python -m sdmbench ARGS``: (exit status, stdout, stderr), in a fork of a process that has imported
+    torch already (``forked_cli``), else in a subprocess. No time limit by default: a loaded machine
+    passes, only slower (speed is measured in benchmarks/)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    if timeout is None:
+        forked = forked_cli.run(args, full_env, cwd)
+        if forked is not None:
+            return forked
     proc = subprocess.run([sys.executable, "-m", "sdmbench", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
