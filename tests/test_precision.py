@@ -76,7 +76,7 @@ def test_bf16_changes_the_ann_twin_only_by_rounding():
 @needs_debian_fmnist
 def test_a_bf16_run_records_its_precision_and_a_bad_one_is_a_one_line_error(tmp_path):
     code, out, err = run_cli("run", "--model", "sdm-ann", "--dataset", "fashion-mnist", "--preset", "smoke",
-                             "--train-steps", "20", "--num-samples", "32", "--set", "precision=bf16",
+                             "--train-steps", "6", "--num-samples", "32", "--set", "precision=bf16",
                              "--results-dir", str(tmp_path))
     assert code == 0, err[-2000:]
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]

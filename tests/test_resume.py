@@ -17,7 +17,7 @@ from sdmbench.running.runner import execute
 from conftest import SHARED_DATA, needs_shared_mnist
 
 SETTINGS = dict(image_size=16, backbone=dict(ch=8, ch_mult=(1, 2), num_res_blocks=1, dropout=0.0), T=2,
-                train_steps=300, checkpoint_every=25, batch_size=8, num_samples=8, sample_batch_size=8,
+                train_steps=100, checkpoint_every=25, batch_size=8, num_samples=8, sample_batch_size=8,
                 sample_steps=2, reference_images=64, split="test", dataset="mnist", lr=1e-3, ema_decay=0.9)
 
 CHILD = """
@@ -84,24 +84,32 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_last_good_chec
 
 
 SMALL_RUN = ["run", "--model", "sdm", "--neuron", "if", "--dataset", "mnist", "--split", "test", "--preset", "smoke",
-             "--train-steps", "200", "--batch-size", "8", "--T", "2", "--set", "backbone.ch=8",
+             "--train-steps", "100", "--batch-size", "8", "--T", "2", "--set", "backbone.ch=8",
              "--set", "checkpoint_every=1000", "--set", "log_every=1", "--num-samples", "8",
-             "--set", "reference_images=64", "--sample-steps", "2", "--threads", "1", "--device", "cpu"]
+             "--set", "reference_images=64", "--sample-steps", "2", "--threads", "1", "--device", "cpu",
+             "--data-root", str(SHARED_DATA)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """SMALL_RUN's folder, run from start to end without a signal."""
+    from conftest import run_cli
+
+    results = tmp_path_factory.mktemp("whole")
+    code, _, err = run_cli(*SMALL_RUN, "--results-dir", str(results))
+    assert code == 0, err
+    [whole] = list(results.iterdir())
+    return whole
 
 
 @needs_shared_mnist
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(tmp_path, signum):
+def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(uninterrupted, tmp_path, signum):
     """No periodic checkpoint is due before the signal (every 1000 steps): the interrupt's own is the one."""
     from conftest import run_cli
 
-    flags = ["--data-root", str(SHARED_DATA)]
-    code, _, err = run_cli(*SMALL_RUN, *flags, "--results-dir", str(tmp_path / "whole"))
-    assert code == 0, err
-    [whole] = list((tmp_path / "whole").iterdir())
-
     env = {**os.environ, "COLUMNS": "200"}
-    child = subprocess.Popen([sys.executable, "-m", "sdmbench", *SMALL_RUN, *flags,
+    child = subprocess.Popen([sys.executable, "-m", "sdmbench", *SMALL_RUN,
                               "--results-dir", str(tmp_path / "cut")], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     while True:  # wait until a few steps are logged, however slowly the machine runs
@@ -117,16 +125,16 @@ def test_a_signal_mid_stage_saves_a_checkpoint_at_that_step_and_resumes_exactly(
     [incomplete] = list((tmp_path / "cut").glob("*.incomplete"))
     assert line.endswith(f"continue with: sdmbench run --resume {incomplete}")
     step = torch.load(incomplete / "checkpoint-train.pt", weights_only=True)["step"]
-    assert 8 <= step < 200 and f"at step {step}:" in line
+    assert 8 <= step < 100 and f"at step {step}:" in line
 
     code, _, err = run_cli("run", "--resume", str(incomplete))
     assert code == 0, err
     [resumed] = [p for p in (tmp_path / "cut").iterdir() if not p.name.endswith(".incomplete")]
-    a, b = weights(whole), weights(resumed)
+    a, b = weights(uninterrupted), weights(resumed)
     for part in ("model", "ema"):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
     rows = [l.split(",")[1] for l in (resumed / "train_log.csv").read_text().splitlines()[1:]]
-    assert rows == [str(s) for s in range(1, 201)]  # the curve continues without gaps or duplicates
+    assert rows == [str(s) for s in range(1, 101)]  # the curve continues without gaps or duplicates
 
 
 def test_the_first_signal_asks_for_a_stop_and_the_second_stops_at_once():

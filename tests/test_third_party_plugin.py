@@ -41,7 +41,7 @@ def test_it_can_be_disabled_by_name(installed):
 @needs_debian_fmnist
 def test_sdm_runs_with_the_third_party_neuron(installed, tmp_path):
     code, out, err = run_cli("run", "--model", "sdm", "--neuron", "alif", "--dataset", "fashion-mnist",
-                             "--preset", "smoke", "--results-dir", str(tmp_path), env=installed)
+                             "--preset", "smoke", "--train-steps", "10", "--results-dir", str(tmp_path), env=installed)
     assert code == 0, err[-2000:]
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
     assert record["neuron"] == "alif" and record["metrics"]["fid"] > 0
