@@ -2,7 +2,7 @@
 
 A command costs 3 to 6 s before it does anything (importing torch and torchvision) on a 2-core
 machine, and the suite runs about two hundred of them. So one server process per test session imports
-those third-party modules, and nothing of sdmbench, and answers each command with a fork of itself
+those and the other heavy third-party modules a run needs (:data:`PRELOAD`), and nothing of sdmbench, and answers each command with a fork of itself
 that becomes what ``python -m sdmbench ARGS`` would be:
 
 - the command's environment, working folder and ``sys.argv``;
@@ -33,7 +33,8 @@ STARTUP_PREFIXES = ("OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_", "ATEN_", "PYTH
                     "MALLOC_", "DNNL_", "ONEDNN_")
 #: start-up variables a fork sets as the start would have: the path, and torch's thread count
 EMULATED = {"PYTHONPATH", "OMP_NUM_THREADS"}
-PRELOAD = ("torch", "torchvision", "numpy", "PIL.Image", "typer", "rich.console", "rich.progress", "safetensors.torch")
+PRELOAD = ("torch", "torchvision", "numpy", "PIL.Image", "typer", "rich.console", "rich.progress", "safetensors.torch",
+           "torch.utils.tensorboard", "torch_fidelity")  # the last two: 0.2 s of every run's start
 
 SERVER = r"""
 import importlib, io, json, os, sys
