@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA, needs_shared_mnist
+from sdmbench.plugin_api.data import content_hash
 from sdmbench.scoring import feature_cache
 from sdmbench.scoring.extractor import CachedExtractor, FeatureExtractor
 from sdmbench.scoring.feature_cache import PROBE, cache_path, reference_features
@@ -42,17 +43,17 @@ def test_a_second_scoring_extracts_only_the_probe_and_gets_the_same_features():
     first, again = Moments(), Moments()
     features = reference_features(first, IMAGES)
     assert first.seen == 100 and torch.equal(features, by_hand(IMAGES))
-    assert cache_path(first, IMAGES).is_file()
+    assert cache_path(first, content_hash(IMAGES)).is_file()
     assert torch.equal(reference_features(again, IMAGES), features) and again.seen == PROBE
 
 
 def test_other_images_or_another_version_are_another_file():
-    a = cache_path(Moments(), IMAGES)
-    assert cache_path(Moments(), IMAGES[:99]) != a
-    assert cache_path(Moments(), IMAGES.flip(0)) != a
+    a = cache_path(Moments(), content_hash(IMAGES))
+    assert cache_path(Moments(), content_hash(IMAGES[:99])) != a
+    assert cache_path(Moments(), content_hash(IMAGES.flip(0))) != a
     other = Moments()
     other.version = "v2"
-    assert cache_path(other, IMAGES) != a
+    assert cache_path(other, content_hash(IMAGES)) != a
 
 
 def test_an_extractor_changed_without_a_new_version_computes_them_again():
@@ -65,7 +66,7 @@ def test_an_extractor_changed_without_a_new_version_computes_them_again():
 
 
 def test_a_damaged_file_is_computed_again_and_replaced():
-    path = cache_path(Moments(), IMAGES)
+    path = cache_path(Moments(), content_hash(IMAGES))
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not safetensors")
     fresh = Moments()
@@ -98,7 +99,7 @@ def test_an_in_memory_cache_answers_before_the_disk_and_learns_from_it():
     inner = Moments()
     remembering = CachedExtractor(inner)
     reference_features(remembering, IMAGES)  # from disk: reads the probe only, and keeps the rows
-    assert inner.seen == PROBE and remembering.remembers(IMAGES)
+    assert inner.seen == PROBE and remembering.remembers(content_hash(IMAGES))
     reference_features(remembering, IMAGES)
     assert inner.seen == PROBE  # neither extracted nor read again
 
@@ -106,7 +107,7 @@ def test_an_in_memory_cache_answers_before_the_disk_and_learns_from_it():
 def test_a_few_images_are_not_cached():
     few = IMAGES[:PROBE]
     reference_features(Moments(), few)
-    assert not cache_path(Moments(), few).exists()
+    assert not cache_path(Moments(), content_hash(few)).exists()
 
 
 @needs_shared_mnist

@@ -12,6 +12,8 @@ from typing import Callable, Optional
 
 import torch
 
+from sdmbench.plugin_api.data import content_hash
+
 
 class FeatureExtractor:
     name: str = "?"
@@ -48,23 +50,19 @@ class CachedExtractor(FeatureExtractor):
     def __getattr__(self, attr):  # the wrapped extractor's own members (model, size, ...)
         return getattr(self.inner, attr)
 
-    @staticmethod
-    def key(images: torch.Tensor) -> str:
-        import hashlib
+    def remembers(self, digest: str) -> bool:
+        """Whether the features of the images whose :func:`content_hash` is ``digest`` are here (a call
+        returns them without extracting)."""
+        return digest in self.cache
 
-        return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest() + str(tuple(images.shape))
-
-    def remembers(self, images: torch.Tensor) -> bool:
-        """Whether the features of ``images`` are already here (a call returns them without extracting)."""
-        return self.key(images) in self.cache
-
-    def keep(self, images: torch.Tensor, features: torch.Tensor) -> None:
-        """Remember ``features`` as those of ``images`` (read from elsewhere, the disk cache)."""
-        self.cache[self.key(images)] = features
+    def keep(self, digest: str, features: torch.Tensor) -> None:
+        """Remember ``features`` as those of the images whose :func:`content_hash` is ``digest`` (read from
+        elsewhere: the disk cache)."""
+        self.cache[digest] = features
 
     def __call__(self, images: torch.Tensor, batch_size: int = 500,
                  on_batch: Optional[Callable[[int], None]] = None) -> torch.Tensor:
-        key = self.key(images)
+        key = content_hash(images)
         if key not in self.cache:
             self.cache[key] = self.inner(images, batch_size, on_batch)
         elif on_batch is not None:

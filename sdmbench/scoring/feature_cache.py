@@ -7,7 +7,10 @@ a small run's scoring time (the ResNet classifier reads about 250 images a
 second on two cores: 40 s for the quick preset's 10,000). They are kept in
 ``<cache>/features/<key>.safetensors`` with
 
-    key = sha256(extractor name, extractor version, image shape, image bytes)
+    key = sha256(extractor name, extractor version, content_hash(images))
+
+(``content_hash``: of the images' shape and bytes, the key of the in-memory
+:class:`~sdmbench.scoring.extractor.CachedExtractor` too, computed once here)
 
 and a file is used only if it proves itself: the first :data:`PROBE` images
 are extracted afresh and must give its first rows (within ``1e-9`` relative,
@@ -32,6 +35,8 @@ from typing import Callable, Optional
 
 import torch
 
+from sdmbench.plugin_api.data import content_hash
+
 #: the images extracted afresh to check a cached file (one small batch)
 PROBE = 16
 #: how far a fresh probe row may be from the cached one (relative to the features' scale)
@@ -42,15 +47,12 @@ def enabled() -> bool:
     return os.environ.get("SDMBENCH_FEATURE_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def cache_path(extractor, images: torch.Tensor) -> Path:
-    """Where the features of ``images`` through ``extractor`` are kept."""
+def cache_path(extractor, digest: str) -> Path:
+    """Where the features through ``extractor`` of the images whose ``content_hash`` is ``digest`` are kept."""
     from sdmbench.plugin_api.data import cache_dir
 
-    digest = hashlib.sha256()
-    for part in (extractor.name, str(extractor.version), str(tuple(images.shape)), str(images.dtype)):
-        digest.update(part.encode() + b"\0")
-    digest.update(images.contiguous().numpy().tobytes())
-    return cache_dir() / "features" / f"{extractor.name}-{digest.hexdigest()[:32]}.safetensors"
+    key = hashlib.sha256("\0".join((extractor.name, str(extractor.version), digest)).encode()).hexdigest()
+    return cache_dir() / "features" / f"{extractor.name}-{key[:32]}.safetensors"
 
 
 def _read(path: Path) -> Optional[torch.Tensor]:
@@ -89,10 +91,13 @@ def proves_itself(cached: torch.Tensor, fresh: torch.Tensor, count: int) -> bool
 def reference_features(extractor, images: torch.Tensor,
                        on_batch: Optional[Callable[[int], None]] = None) -> torch.Tensor:
     """``extractor(images)``, read from the disk cache when a file there proves itself."""
-    remembers = getattr(extractor, "remembers", None)  # an in-memory cache (CachedExtractor) answers first
-    if not enabled() or len(images) <= PROBE or (remembers is not None and remembers(images)):
+    if not enabled() or len(images) <= PROBE:
         return extractor(images, on_batch=on_batch)
-    path = cache_path(extractor, images)
+    digest = content_hash(images)
+    remembers = getattr(extractor, "remembers", None)  # an in-memory cache (CachedExtractor) answers first
+    if remembers is not None and remembers(digest):
+        return extractor(images, on_batch=on_batch)
+    path = cache_path(extractor, digest)
     cached = _read(path) if path.exists() else None
     if cached is not None:
         probe = extractor(images[:PROBE])
@@ -100,7 +105,7 @@ def reference_features(extractor, images: torch.Tensor,
             if on_batch is not None:
                 on_batch(len(images))
             if hasattr(extractor, "keep"):
-                extractor.keep(images, cached)
+                extractor.keep(digest, cached)
             return cached
     features = extractor(images, on_batch=on_batch)
     _write(path, features)
