@@ -2,8 +2,8 @@
 
 A command costs 3 to 6 s before it does anything (importing torch and torchvision) on a 2-core
 machine, and the suite runs about two hundred of them. So one server process per test session imports
-those and the other heavy third-party modules a run needs (:data:`PRELOAD`), and nothing of sdmbench, and answers each command with a fork of itself
-that becomes what ``python -m sdmbench ARGS`` would be:
+those and the other heavy third-party modules a run needs (:data:`PRELOAD`), and nothing of sdmbench,
+and answers each command with a fork of itself that becomes what ``python -m sdmbench ARGS`` would be:
 
 - the command's environment, working folder and ``sys.argv``;
 - ``sys.path`` as Python builds it at start: the working folder, then ``PYTHONPATH``, then the
@@ -37,7 +37,7 @@ PRELOAD = ("torch", "torchvision", "numpy", "PIL.Image", "typer", "rich.console"
            "torch.utils.tensorboard", "torch_fidelity")  # the last two: 0.2 s of every run's start
 
 SERVER = r"""
-import importlib, io, json, os, sys
+import importlib, json, os, sys
 for name in PRELOAD:
     importlib.import_module(name)
 requests, replies = os.fdopen(0, "r"), 1
