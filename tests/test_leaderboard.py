@@ -4,6 +4,7 @@ import json
 import pytest
 
 from sdmbench.board import leaderboard
+from sdmbench.board.entries import seed_holders
 from sdmbench.running.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
 from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_protocol, protocol_key
 
@@ -47,6 +48,28 @@ def test_seeds_of_one_config_are_one_entry_with_a_t_interval():
     assert row["fid_ci_low"] == pytest.approx(12 - 4.968, abs=1e-2)
     assert row["fid_ci_high"] == pytest.approx(12 + 4.968, abs=1e-2)
     assert leaderboard.display(row, "fid") == "12.0 ± 4.97"
+
+
+def test_a_seed_run_twice_counts_once_as_the_mean_of_its_runs():
+    """By hand: seed 0 ran twice (10, 14: one value, 12), seed 1 once (20): n = 2, mean 16, s = 5.657,
+    t(0.975, 1) = 12.706, half-width 12.706 * 5.657 / sqrt(2) = 50.82. Counted as three seeds it would be
+    mean 14.67 with half-width 12.43: a narrower interval from a repeat."""
+    [row] = leaderboard.rows([record("a", 10.0, seed=0), record("b", 14.0, seed=0), record("c", 20.0, seed=1)])
+    assert row["seeds"] == 2 and row["seed_list"] == [0, 0, 1] and row["run_ids"] == ["a", "b", "c"]
+    assert row["fid"] == 16.0 and not row["single_seed"]
+    assert row["fid_ci_low"] == pytest.approx(16 - 50.82, abs=1e-2)
+    assert row["fid_ci_high"] == pytest.approx(16 + 50.82, abs=1e-2)
+    assert leaderboard.display(row, "seeds") == "2 (3 runs)"
+    [once] = leaderboard.rows([record("a", 10.0), record("b", 10.0)])
+    assert once["seeds"] == 1 and once["single_seed"] and once["fid_ci_low"] is None
+    assert leaderboard.display(once, "seeds") == "1 (single, 2 runs)"
+
+
+def test_the_runs_a_new_run_would_repeat_a_seed_of_are_those_of_its_entry_and_seed():
+    board = [record("a", 10.0, seed=0), record("c", 20.0, seed=1), record("x", 30.0, seed=0, model="other")]
+    assert seed_holders(record("new", 12.0, seed=0), board) == ["a"]
+    assert seed_holders(record("new", 12.0, seed=2), board) == []
+    assert seed_holders(record("new", 12.0, seed=0, train_steps=800), board) == []  # another method
 
 
 def test_overlapping_intervals_share_a_rank_range():

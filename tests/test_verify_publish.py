@@ -107,6 +107,21 @@ def test_publish_refuses_unfinished_duplicate_and_local_runs(board, tmp_path):
     assert code == 2 and "--resume" in err
 
 
+def test_publish_refuses_a_second_run_of_a_seed_the_board_holds_before_verifying_it(board, tmp_path):
+    """A rerun of seed 0 (another run id) would count as no new seed; its samples are damaged too, so a
+    refusal naming the seed, not the samples, shows the check comes before any scoring."""
+    folder, run = board
+    rerun = tmp_path / (run.name + "-rerun")
+    shutil.copytree(run, rerun)
+    record = json.loads((rerun / "record.json").read_text())
+    (rerun / "record.json").write_text(json.dumps(dict(record, run_id=rerun.name)))
+    (rerun / "samples.npz").write_bytes(b"not an npz")
+    before = sorted(p.name for p in folder.iterdir())
+    code, _, err = run_cli("publish", str(rerun), str(folder))
+    assert code == 2 and f"already holds seed 0 of this entry ({run.name})" in err and "--seeds" in err
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
 def test_verify_refuses_a_path_with_no_runs(tmp_path):
     code, _, err = verify(tmp_path)
     assert code == 2 and "no run folders" in err

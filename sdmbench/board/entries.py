@@ -8,7 +8,11 @@ are the seed, where and how fast it ran, and how it is scored (the protocol
 already separates those). Each entry carries, per value, the mean over its
 seeds and the 95% interval (:mod:`sdmbench.board.stats`), for every value the
 installed metrics show (:mod:`sdmbench.scoring.columns`); the ranking
-column (FID) ranks them.
+column (FID) ranks them. The unit is the seed, not the run: runs of one
+seed (a rerun, the same seed on another machine) are one draw of the
+seed's randomness, so they are averaged into one value (:func:`per_seed`)
+and counted once; counting them apart would narrow the interval with no
+new evidence.
 
 An entry whose method fields differ from its model's preset (a run with
 800 training steps under the quick preset, say) is a *trial*: listed
@@ -117,7 +121,16 @@ class Entry:
 
     @property
     def seeds(self) -> List[int]:
-        return sorted((r.get("config") or {}).get("seed", 0) for r in self.records)
+        """The distinct seeds of its runs, sorted: the ``n`` of every interval."""
+        return sorted({seed_of(r) for r in self.records})
+
+    @property
+    def repeated(self) -> Dict[int, List[str]]:
+        """The seeds that more than one run holds, each with those runs' ids."""
+        runs = defaultdict(list)
+        for r in self.records:
+            runs[seed_of(r)].append(r["run_id"])
+        return {seed: ids for seed, ids in sorted(runs.items()) if len(ids) > 1}
 
     @property
     def studies(self) -> List[str]:
@@ -127,6 +140,21 @@ class Entry:
     @property
     def first(self) -> Dict[str, Any]:
         return self.records[0]
+
+
+def seed_of(record: Dict[str, Any]) -> int:
+    return (record.get("config") or {}).get("seed", 0)
+
+
+def per_seed(records: Sequence[Dict[str, Any]], key: str) -> List[float]:
+    """One value of metric ``key`` per seed, in seed order: the mean over that seed's runs that have it
+    (runs without it are left out; a seed none of whose runs has it gives no value)."""
+    by_seed = defaultdict(list)
+    for r in records:
+        value = r["metrics"].get(key)
+        if value is not None:
+            by_seed[seed_of(r)].append(float(value))
+    return [sum(xs) / len(xs) for _, xs in sorted(by_seed.items())]
 
 
 def _key(view: Dict[str, Any], model: str) -> tuple:
@@ -165,7 +193,7 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
                 groups[_key(view, model)].append(view)
     out = []
     for (ds, key, diverged, _), members in groups.items():
-        members.sort(key=lambda r: ((r.get("config") or {}).get("seed", 0), r["run_id"]))
+        members.sort(key=lambda r: (seed_of(r), r["run_id"]))
         first, config = members[0], members[0].get("config") or {}
         preset = _preset(first, config, preset_of)
         changes = off_preset(config, preset)
@@ -174,7 +202,7 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
         section = DIVERGED if diverged else TRIAL if changes else RANKED
         entry = Entry(ds, key, first["protocol"], first["model"], first.get("neuron"), options, section,
                       members, changes)
-        entry.values = {c.key: estimate([r["metrics"].get(c.key) for r in members]) for c in columns}
+        entry.values = {c.key: estimate(per_seed(members, c.key)) for c in columns}
         out.append(entry)
     by = shown.ranking(columns)
     _rank(out, by)
@@ -184,6 +212,17 @@ def entries(records: List[Dict[str, Any]], dataset: Optional[str] = None,
     return sorted(out, key=lambda e: (e.dataset, e.protocol.get("extractor") != lead, str(e.protocol.get("extractor")),
                                       e.protocol.get("num_samples") or 0, e.protocol_key, order[e.section],
                                       _sort_value(e, by), e.model))
+
+
+def seed_holders(record: Dict[str, Any], board: List[Dict[str, Any]],
+                 aliases: Optional[Dict[str, str]] = None) -> List[str]:
+    """The runs of ``board`` that would count as the same seed of the same entry as ``record``, under any
+    protocol (the ids of the other runs of its seed in every entry it joins); ``[]``: it adds a seed."""
+    held = set()
+    for e in entries(board + [record], aliases=aliases, columns=()):
+        if any(r["run_id"] == record["run_id"] for r in e.records):
+            held.update(r["run_id"] for r in e.records if seed_of(r) == seed_of(record))
+    return sorted(held - {record["run_id"]})
 
 
 def _sort_value(e: Entry, by: Optional[Column]) -> float:
@@ -226,7 +265,7 @@ def compare(all_entries: List[Entry], baseline: str, columns: Sequence[Column]) 
         if base is None:
             continue
         if e is base:
-            e.versus = {key: Estimate(1.0, 1.0, 1.0, len(e.records), None) for key in keys}
+            e.versus = {key: Estimate(1.0, 1.0, 1.0, len(e.seeds), None) for key in keys}
             continue
         for key in keys:
             mine, theirs = e.values.get(key), base.values.get(key)

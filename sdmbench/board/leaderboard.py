@@ -22,7 +22,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from sdmbench.energy.records import with_energy_of
-from sdmbench.board.entries import RANKED, TRIAL, Entry, entries
+from sdmbench.board.entries import RANKED, TRIAL, Entry, entries, seed_of
 from sdmbench.scoring import columns as shown
 from sdmbench.scoring.columns import Column
 from sdmbench.scoring.protocol import describe, describe_sampler
@@ -70,8 +70,8 @@ def _row(e: Entry, columns: Sequence[Column]) -> Dict[str, Any]:
         "dataset": _text(e.dataset), "protocol_key": _text(e.protocol_key), "protocol": _text(describe(e.protocol)),
         "section": e.section, "rank": e.rank if e.section == RANKED else e.section,
         "model": _text(e.label),
-        "neuron": _text(e.neuron or "-"), "T": r["T"], "seeds": len(e.records), "single_seed": len(e.records) == 1,
-        "seed_list": e.seeds,
+        "neuron": _text(e.neuron or "-"), "T": r["T"], "seeds": len(e.seeds), "single_seed": len(e.seeds) == 1,
+        "seed_list": sorted(seed_of(x) for x in e.records),
     }
     for c in columns:
         est, name, digits = e.values.get(c.key), c.field, c.digits
@@ -122,9 +122,12 @@ def _cell(v) -> str:
 
 def display(row: Dict[str, Any], column: str, columns: Optional[Sequence[Column]] = None) -> str:
     """A cell as shown: a value with its interval as ``mean ± half-width`` (rounded to its column's digits;
-    ``columns`` default to the installed metrics'); seeds marked when single."""
+    ``columns`` default to the installed metrics'); seeds marked when single, and with the number of runs
+    where some seed has more than one (each seed counts once: :func:`sdmbench.board.entries.per_seed`)."""
     if column == "seeds":
-        return f"{row['seeds']} (single)" if row["single_seed"] else str(row["seeds"])
+        runs = len(row["run_ids"])
+        notes = (["single"] if row["single_seed"] else []) + ([f"{runs} runs"] if runs > row["seeds"] else [])
+        return f"{row['seeds']} ({', '.join(notes)})" if notes else str(row["seeds"])
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
     if column.endswith("_ratio") and low is not None and high is not None:
         return f"{row[column]} [{low}, {high}]"
@@ -160,7 +163,8 @@ def _sections(table: List[Dict[str, Any]]):
 
 
 INTRO = ("Entries are runs that differ only in their seed: each value is the mean over the seeds ± the "
-         "half-width of its 95% confidence interval (Student's t); a single seed has no interval. Rank "
+         "half-width of its 95% confidence interval (Student's t); a single seed has no interval, and a seed run "
+         "more than once counts once, as the mean of its runs. Rank "
          "ranges come from the FID intervals: entries whose intervals overlap share ranks. Entries are "
          "ranked only within one dataset and scoring protocol; trials (settings off the preset) and "
          "diverged runs are listed, never ranked. Energy is per generated image, under the energy model "

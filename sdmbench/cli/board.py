@@ -98,6 +98,7 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
     target = board / run_dir.name
     if target.exists():
         raise UsageError(f"publish: {target} exists already; the board holds this run")
+    _check_new_seed(record, board)
     check_writable(board, "the published run")
     findings = verify.verify_run(run_dir, scorer, energy_models)
     bad = [f for f in findings if f.status == verify.MISMATCH]
@@ -112,3 +113,16 @@ def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:
             shutil.copy2(run_dir / name, tmp / name)
     tmp.rename(target)
     return target, findings
+
+
+def _check_new_seed(record, board: Path) -> None:
+    """Refuse a run whose entry already holds its seed on ``board``: an entry counts each seed once
+    (:func:`sdmbench.board.entries.per_seed`), so the run would add no evidence, only move the seed's mean."""
+    from sdmbench.board.entries import seed_holders, seed_of
+    from sdmbench.running.records import load_records
+
+    held = seed_holders(record, load_records(board)[0], plugin_loader.get().model.aliases())
+    if held:
+        seed = seed_of(record)
+        raise UsageError(f"publish: {board} already holds seed {seed} of this entry ({held[0]}); a board "
+                         f"counts each seed once: publish a run of another seed (sdmbench run ... --seeds N)")

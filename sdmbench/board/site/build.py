@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sdmbench.board import leaderboard
 from sdmbench.energy.details import VALUE as ENERGY
 from sdmbench.energy.records import layer_energy
-from sdmbench.board.entries import RANKED, Entry
+from sdmbench.board.entries import RANKED, Entry, seed_of
 from sdmbench.scoring import columns as shown
 from sdmbench.scoring.columns import Column
 from sdmbench.board.site import plots
@@ -175,7 +175,9 @@ def _curves(entry: Entry, records_dir: Path, files: "_Files") -> Optional[str]:
         single = plots.curves_svg({run_id: rows}) if rows else None
         if single:
             files.write(f"runs/{run_id}/curve.svg", single)
-    seeds = {f"seed {(r.get('config') or {}).get('seed', 0)}": logs[r["run_id"]] for r in entry.records}
+    repeated = entry.repeated
+    seeds = {f"seed {seed_of(r)}" + (f" ({r['run_id']})" if seed_of(r) in repeated else ""): logs[r["run_id"]]
+             for r in entry.records}
     return plots.curves_svg(seeds)
 
 
