@@ -85,8 +85,9 @@ def runs_cmd(results_dir: Optional[Path] = typer.Option(None, help="folder of ru
     runs = sorted((p for p in folder.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file()),
                   key=lambda p: p.stat().st_mtime)
     table = Table(title=f"runs in {folder}", title_justify="left")
-    for col in ("run", "state", "stage", "step", "loss", "time left"):
-        table.add_column(col)
+    table.add_column("run", overflow="fold")  # the whole id, over lines if need be: it is what other commands take
+    for col in ("state", "stage", "step", "loss", "time left"):
+        table.add_column(col, no_wrap=True)
     for p in runs:
         r = status(p)
         table.add_row(r["run"], r["state"], r["stage"], r["step"], "-" if r["loss"] is None else f"{r['loss']:.4f}",
