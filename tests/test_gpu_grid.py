@@ -141,6 +141,7 @@ def launched(monkeypatch):
         return subprocess.Popen([sys.executable, "-c", "pass"])
 
     monkeypatch.setattr(grid, "launch", launch)
+    monkeypatch.setattr(grid, "POLL_S", 0.01)  # these runs end at once: no second's wait after each
     return keys
 
 

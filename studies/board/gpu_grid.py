@@ -48,6 +48,7 @@ from pathlib import Path
 from sdmbench.running.records import load_records
 
 COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy"]
+POLL_S = 1.0  # how often the queue looks at its runs: a run is minutes, so a second is nothing
 ANN_STEPS, SDM_STEPS = 2000, 1000  # the quick presets' training steps (sdm-ann: batch 16; sdm: 32)
 
 
@@ -271,7 +272,7 @@ def main() -> None:
                         failed.append(key)
                         print((logs / f"{key}.log").read_text()[-1500:], flush=True)
                     say(f"packed {len(pack(work, logs, out))} finished runs")
-            time.sleep(1.0)
+            time.sleep(POLL_S)
         for key, proc in running.items():
             os.killpg(proc.pid, signal.SIGTERM)
             say(f"stopped {key} at the deadline")
