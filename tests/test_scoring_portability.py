@@ -36,15 +36,19 @@ print(json.dumps(out))
 EXTRACTORS = ("classifier", "classifier-resnet")
 
 
-def scored(capability, threads):
-    """Both extractors' scores in one process of this CPU kind and thread count."""
+def scoring(capability, threads) -> subprocess.Popen:
+    """A process that scores both extractors under this CPU kind and thread count (:func:`scores` reads it)."""
     # each kind extracts the reference itself: none reads another's from the disk cache
     env = {"ATEN_CPU_CAPABILITY": capability, "OMP_NUM_THREADS": str(threads), "SDMBENCH_FEATURE_CACHE": "0"}
-    proc = subprocess.run([sys.executable, "-c", SCORE.format(threads=threads, root=str(SHARED_DATA),
-                                                              extractors=EXTRACTORS)],
-                          capture_output=True, text=True, env={**os.environ, **env})
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([sys.executable, "-c", SCORE.format(threads=threads, root=str(SHARED_DATA),
+                                                                extractors=EXTRACTORS)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+
+
+def scores(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
 
 
 KINDS = ("default", "avx2", "avx512")  # ATEN_CPU_CAPABILITY's values, each a superset of the one before
@@ -62,12 +66,15 @@ def kinds_here() -> tuple:
 @pytest.fixture(scope="module")
 def runs():
     """Every kind below this CPU's best at 2 threads (default at 1), the best at 1 and at 2: on an AVX-512
-    CPU default/1, avx2/2, avx512/1, avx512/2; on an AVX2 CPU default/1, avx2/1, avx2/2."""
+    CPU default/1, avx512/1, avx2/2, avx512/2; on an AVX2 CPU default/1, avx2/1, avx2/2."""
     *lower, best = kinds_here()
     if not lower:
         pytest.skip("this CPU has one kind only (no AVX2): nothing to compare")
-    settings = [("default", 1)] + [(kind, 2) for kind in lower[1:]] + [(best, 1), (best, 2)]
-    return [scored(cap, threads) for cap, threads in settings]
+    settings = [("default", 1), (best, 1)] + [(kind, 2) for kind in lower[1:]] + [(best, 2)]
+    # the two one-thread processes side by side on two cores (a process's threads are its own: the
+    # scores cannot depend on what runs beside it), then each two-thread one alone
+    together = [scoring(*settings[0]), scoring(*settings[1])]
+    return [scores(p) for p in together] + [scores(scoring(cap, threads)) for cap, threads in settings[2:]]
 
 
 @needs_shared_mnist
