@@ -23,10 +23,9 @@ def board(tmp_path_factory):
                            "--set", "reference_images=200", "--results-dir", str(root / "results"))
     assert code == 0, err
     [run] = list((root / "results").iterdir())
-    code, _, err = run_cli("publish", str(run), str(root / "board"), "--data-root", str(SHARED_DATA))
+    code, out, err = run_cli("publish", str(run), str(root / "board"), "--data-root", str(SHARED_DATA))
     assert code == 0, err
-    code, text, err = run_cli("leaderboard", "--results-dir", str(root / "board"), "--format", "markdown")
-    (root / "board" / "README.md").write_text(text)
+    assert f"wrote its table anew: {root / 'board' / 'README.md'}" in out
     return root / "board", run
 
 
@@ -44,6 +43,8 @@ def test_publish_keeps_what_a_board_needs_and_no_weights(board):
 
 def test_a_published_board_verifies(board):
     folder, _ = board
+    code, table, err = run_cli("leaderboard", "--results-dir", str(folder), "--format", "markdown")
+    assert code == 0 and (folder / "README.md").read_text() == table  # publish wrote the board's table
     code, out, err = verify(folder)
     assert code == 0, out + err
     assert "0 mismatch" in out

@@ -64,15 +64,30 @@ def publish_cmd(
     board: Path = typer.Argument(Path("leaderboard"), help="the board's folder"),
     data_root: Optional[str] = typer.Option(None, help="where the datasets' files are"),
 ):
-    """Copy what a board keeps of a run (record, config, samples, grid, curve; no weights) after verify passes."""
+    """Copy what a board keeps of a run (record, config, samples, grid, curve; no weights) after verify passes,
+    then write the board's table (``README.md``) anew from its records, as ``sdmbench verify`` will check it."""
     from sdmbench.board import verify
+    from sdmbench.cli.leaderboard import board_markdown
     from sdmbench.energy.model import registered_models
 
-    scorer = verify.Scorer(plugin_loader.get(), data_root)
+    plugins = plugin_loader.get()
+    scorer = verify.Scorer(plugins, data_root)
     target, findings = publish_run(run_dir, board, scorer, registered_models()[0])
+    table = board / verify.BOARD_FILE
+    write_text_atomic(table, board_markdown(board, plugins))
     out.print(f"published {run_dir.name} to {target} ({sum(f.status == verify.MATCH for f in findings)} values "
-              f"verified); regenerate the board's table: sdmbench leaderboard --results-dir {board} "
-              f"--format markdown --output {board / verify.BOARD_FILE}", markup=False)
+              f"verified) and wrote its table anew: {table}; the site: sdmbench leaderboard --results-dir "
+              f"{board} --format html --out {board / 'site'}", markup=False, soft_wrap=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` into ``path`` via a temporary file renamed over it: a reader sees the old table or the new."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def publish_run(run_dir: Path, board: Path, scorer, energy_models) -> tuple:

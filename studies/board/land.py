@@ -7,8 +7,9 @@ For each finished run folder under ``--work`` (``WORK/KEY/RUN``, as ``gpu_grid.p
    counts are its own work only: beside scoring, OpenMP's spin-waits inflated a run's CPU seconds
    1.4-2.5x per step (docs/spiking-gap.md);
 2. score the run under both pinned extractors (``sdmbench score --extractor ...``);
-3. publish it (``sdmbench publish``: verify, then copy record, samples and curve to the board);
-4. rebuild the board's README and site as the documented commands do, and rerun the study's analyses
+3. publish it (``sdmbench publish``: verify, copy record, samples and curve to the board, write the
+   board's README anew);
+4. rebuild the board's site as the documented command does, and rerun the study's analyses
    on the board (:data:`ANALYSES`: the curve under both extractors, the ablation, the figure; they write
    ``docs/studies/``, which the test suite checks against the board);
 5. let the job go on (SIGCONT, also when a step failed), and with ``--commit`` commit the board and
@@ -128,10 +129,7 @@ def land(run: Path, board: Path, data_root: str | None) -> None:
     data = ["--data-root", data_root] if data_root else []
     for extractor in EXTRACTORS:
         sdmbench("score", str(run), "--extractor", extractor, *data)
-    sdmbench("publish", str(run), str(board), *data)
-    table = sdmbench("leaderboard", "--results-dir", str(board), "--format", "markdown")
-    (board / "README.md.part").write_text(table)
-    (board / "README.md.part").replace(board / "README.md")
+    sdmbench("publish", str(run), str(board), *data)  # which writes the board's README anew
     sdmbench("leaderboard", "--results-dir", str(board), "--format", "html", "--out", str(board / "site"))
     analyse(board)
 
