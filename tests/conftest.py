@@ -52,6 +52,21 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def folded_rows(text: str, key: int = 0) -> list:
+    """The body rows of the rich tables in ``text``, each cell put back together from the lines it was
+    folded over (a line whose cell ``key``, one every row fills, is empty continues the row above)."""
+    rows: list = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) < 2:
+            continue
+        if cells[key] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [a + b for a, b in zip(rows[-1], cells)]
+    return rows
+
+
 def configure_from(preset: dict, overrides: dict, settings: dict | None = None):
     """A run config as the command line builds it, from a preset-like dict of
     settings (model and neuron included) and flags."""

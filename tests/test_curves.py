@@ -8,7 +8,7 @@ import pytest
 
 from sdmbench.running.curves import COLUMNS, CurveLog, read_log
 
-from conftest import SHARED_DATA, needs_shared_mnist, run_cli
+from conftest import SHARED_DATA, folded_rows, needs_shared_mnist, run_cli
 
 RUN = ["run", "--model", "sdm-ann", "--dataset", "mnist", "--split", "test", "--preset", "smoke",
        "--train-steps", "25", "--set", "log_every=4", "--num-samples", "8", "--set", "reference_images=64",
@@ -142,17 +142,4 @@ def test_runs_lists_states_steps_and_losses(finished, tmp_path):
     assert f"│ {state} " in lines[finished.name] and "25/25" in lines[finished.name]
     assert "running" in lines["sdm-x"] and "incomplete" in lines["sdm-y"]
     code, out, err = run_cli("runs", "--results-dir", str(tmp_path), env={"COLUMNS": "60"})
-    assert code == 0 and set(folded_first_column(out)) == {finished.name, "sdm-x", "sdm-y"}
-
-
-def folded_first_column(table: str):
-    """A rich table's first cells, each put back together from the lines it was folded over (a line whose
-    second cell is empty continues the cell above)."""
-    cells = []
-    for line in table.splitlines():
-        parts = [p.strip() for p in line.split("│")]
-        if len(parts) > 3 and parts[2]:
-            cells.append(parts[1])
-        elif len(parts) > 3:
-            cells[-1] += parts[1]
-    return cells
+    assert code == 0 and {row[0] for row in folded_rows(out, key=1)} == {finished.name, "sdm-x", "sdm-y"}

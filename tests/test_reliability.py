@@ -19,7 +19,7 @@ from sdmbench.running.configure import configure
 from sdmbench.errors import UsageError
 from sdmbench.running.records import write_json_atomic
 
-from conftest import REPO, SHARED_DATA, needs_shared_mnist, run_cli
+from conftest import REPO, SHARED_DATA, folded_rows, needs_shared_mnist, run_cli
 
 
 def one_line_error(code, err, needle):
@@ -204,6 +204,11 @@ def test_leaderboard_in_a_checkout_shows_the_published_board_in_80_columns(tmp_p
     code, listing, _ = run_cli("leaderboard", "--results-dir", str(REPO / "leaderboard"), "--format", "json")
     for entry in json.loads(listing):  # every entry's FID in full, with its interval
         assert leaderboard.display(entry, "fid") in out
+    trials = sorted((e["model"], e["neuron"], e["changes"], leaderboard.display(e, "fid"))
+                    for e in json.loads(listing) if e["section"] == "trial")
+    models = {t[0] for t in trials}  # a trial's row starts with its model (a ranked row with its rank)
+    shown = sorted((*row[:3], row[4]) for row in folded_rows(out) if row[0] in models)
+    assert trials and shown == trials  # what tells one trial from another: the settings off its preset
 
 
 def test_run_help_shows_defaults():

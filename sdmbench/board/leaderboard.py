@@ -227,10 +227,11 @@ def _headers(columns: Sequence[Column]) -> Dict[str, str]:
     return out
 
 
-def narrow(columns: Sequence[Column]) -> Tuple[str, ...]:
+def narrow(columns: Sequence[Column], section: str = RANKED) -> Tuple[str, ...]:
     """The fields a narrow terminal keeps (the rest: a wider terminal, or --format markdown/csv/json): who,
-    and the headline values."""
-    return ("rank", "model", "neuron", "seeds") + tuple(c.field for c in columns if c.headline)
+    and the headline values; a trial's changes in place of its rank (what tells one trial from another)."""
+    who = ("model", "neuron", "changes", "seeds") if section == TRIAL else ("rank", "model", "neuron", "seeds")
+    return who + tuple(c.field for c in columns if c.headline)
 
 
 def to_rich(table: List[Dict[str, Any]], width: int = 200, columns: Optional[Sequence[Column]] = None):
@@ -243,7 +244,7 @@ def to_rich(table: List[Dict[str, Any]], width: int = 200, columns: Optional[Seq
     metrics = shown.installed() if columns is None else tuple(columns)
     headers, tables = _headers(metrics), []
     for dataset, key, section, members in _sections(table):
-        fields = _columns(section, members, metrics) if width >= 150 else narrow(metrics)
+        fields = _columns(section, members, metrics) if width >= 150 else narrow(metrics, section)
         model = members[0].get("energy_model")
         caption = escape(members[0]["protocol"] + (f" · energy: {model}" if model else "")) + ("" if width >= 150 else
                                                     " · more columns: a wider terminal or --format markdown")
