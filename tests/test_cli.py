@@ -31,12 +31,13 @@ def test_plugins_lists_the_builtins_with_their_origin():
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
     """The two smoke runs of the acceptance list, into one results folder: Fashion-MNIST as a new user types
-    it, MNIST's test split from ``--data-root`` at 5 of the preset's 60 steps (what it adds is the data path)."""
+    it, MNIST's test split from ``--data-root`` at 5 of the preset's 60 steps against 256 reference images
+    (what it adds is the data path)."""
     results = tmp_path_factory.mktemp("results")
     runs = {}
     for name, extra in [("fashion-mnist", ["--dataset", "fashion-mnist"]),
                         ("mnist", ["--dataset", "mnist", "--split", "test", "--data-root", str(SHARED_DATA),
-                                   "--train-steps", "5"])]:
+                                   "--train-steps", "5", "--set", "reference_images=256"])]:
         code, out, err = run_cli("run", "--model", "sdm", "--neuron", "if", *extra, "--preset", "smoke",
                                  "--results-dir", str(results))
         runs[name] = (code, out, err)

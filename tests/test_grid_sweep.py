@@ -140,6 +140,7 @@ def test_local_sweep_of_a_2x2_grid_puts_four_records_in_two_seed_entries_on_the_
 
 
 @needs_shared_mnist
+@pytest.mark.slow  # 24 s of fresh job processes: the default suite's 10-minute budget
 def test_submitit_local_executor_runs_the_job_array_with_the_same_results(tmp_path):
     # energy and firing rates only (no classifier to train), one thread per job: the jobs run side by side
     path = write(tmp_path, 'neuron = ["if", "tsm"]', 'metrics = ["energy"]\nthreads = 1\n')
