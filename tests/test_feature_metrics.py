@@ -85,6 +85,24 @@ def test_kid_with_one_subset_of_everything_is_the_unbiased_mmd():
     assert scores["kid_std"] == pytest.approx(0.0, abs=1e-9 * abs(expected))
 
 
+@pytest.mark.parametrize("n_fake,size", [(60, 60), (90, 40)])  # every generated sample in each subset, or not
+def test_kid_draws_torch_fidelity_s_subsets_and_gives_its_value(n_fake, size):
+    """torch-fidelity's ``kid_features_to_metric`` is the reference: the same subsets from the same seed, its
+    ``B ** 3`` against ``B * B * B`` and one ``K_XX`` for every subset of all samples, equal to 1e-12."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    from sdmbench_metrics.kid import kid
+
+    rng = np.random.default_rng(2)
+    fake, real = rng.normal(0.0, 1.0, (n_fake, 16)), rng.normal(0.3, 1.2, (150, 16))
+    mean, std = kid(fake, real, subsets=7, size=size, seed=2020)
+    theirs = kid_features_to_metric(torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=7,
+                                    kid_subset_size=size, rng_seed=2020, verbose=False)
+    assert mean == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-12)
+    assert std == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-9)
+    assert std > 0  # the reference subsets differ, so the check compares seven different values
+
+
 def test_kid_subset_size_follows_n_up_to_torch_fidelity_default():
     assert KID().settings(500, 10000)["subset_size"] == 500
     assert KID().settings(5000, 10000)["subset_size"] == 1000
