@@ -32,6 +32,28 @@ def test_two_seeds_are_two_runs_and_one_leaderboard_entry(tmp_path):
     assert entry["fid"] == round(sum(fids) / 2, 2)
     assert entry["fid_ci_high"] - entry["fid_ci_low"] == pytest.approx(12.7062 * abs(fids[0] - fids[1]), rel=1e-4)
     assert entry["fid_ci_low"] == round(expected.low, 2) and entry["section"] == "trial"  # 2 train steps
+    assert "already holds seed" not in err
+
+
+@needs_shared_mnist
+def test_a_run_of_a_seed_the_results_hold_is_noted_before_training_and_counted_once(tmp_path):
+    code, _, err = run_cli("run", *TINY, "--seed", "0", "--results-dir", str(tmp_path))
+    assert code == 0 and "already holds seed" not in err, err
+    [first] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    code, _, err = run_cli("run", *TINY, "--seeds", "0-1", "--results-dir", str(tmp_path))
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "already holds seed" in line]
+    assert len(notes) == 1 and f"seed 0 of this configuration ({first['run_id']})" in notes[0]
+    assert err.index(notes[0]) < err.index("seed 0 (1 of 2)")  # before the first run trains
+    code, _, err = run_cli("run", *TINY, "--seed", "0", "--set", "lr=0.01", "--results-dir", str(tmp_path))
+    assert code == 0 and "already holds seed" not in err  # another configuration: its own seed 0
+    records = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
+    fid = {seed: [r["metrics"]["fid"] for r in records if r["config"]["seed"] == seed and r["config"]["lr"] != 0.01]
+           for seed in (0, 1)}
+    code, out, _ = run_cli("leaderboard", "--results-dir", str(tmp_path), "--format", "json")
+    [entry] = [e for e in json.loads(out) if "lr=0.01" not in e["changes"]]
+    assert entry["seeds"] == 2 and entry["seed_list"] == [0, 0, 1] and len(fid[0]) == 2
+    assert entry["fid"] == round((sum(fid[0]) / 2 + fid[1][0]) / 2, 2)  # seed 0 is the mean of its two runs
 
 
 def test_a_bad_seed_list_is_a_one_line_error_before_any_work(tmp_path):

@@ -92,6 +92,8 @@ def run_cmd(
     configs = [configure(plugins, dict(overrides, seed=s), parse_settings(settings), base=base) for s in chosen]
     if resume is not None and not rerun and (resume / RECORD_FILE).is_file():
         _refuse_a_duplicate(resume, configs[0])
+    if resume is None and os.environ.get("RANK", "0") == "0":
+        _note_repeated_seeds(configs)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone reports
         for config in configs:
             execute(config, progress=None, plugins=plugins, log=lambda *a: None, resume=resume, rerun=rerun)
@@ -109,6 +111,36 @@ def run_cmd(
         out.print(f"samples: {result.folder / 'samples.png'}")
     if len(records) > 1:
         out.print(_over_seeds(records))
+
+
+def _note_repeated_seeds(configs) -> None:
+    """A note, before any training, for each seed that a finished run of the same configuration in the
+    results folder already holds: the leaderboard counts a seed once (the mean of its runs), so a second
+    run of it adds no seed. A note, not an error: rerunning a seed (another machine, a check) is legitimate."""
+    from sdmbench.board.entries import IDENTITY, method, normal
+    from sdmbench.running.records import load_records
+
+    def what(config):
+        return [config.get(k) for k in IDENTITY], method(config)
+
+    held = {}
+    for record in load_records(Path(configs[0].results_dir))[0]:
+        if record.get("config"):
+            config = normal(record["config"])
+            held.setdefault((json_key(what(config)), config.get("seed", 0)), record["run_id"])
+    for config in configs:
+        mine = normal(config.to_dict())
+        run_id = held.get((json_key(what(mine)), config.seed))
+        if run_id:
+            err.print(f"note: {config.results_dir} already holds seed {config.seed} of this configuration "
+                      f"({run_id}); the leaderboard counts a seed once, as the mean of its runs: --seeds N "
+                      "runs another", markup=False)
+
+
+def json_key(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 #: config fields that say where and how fast a run ran, not what it computes
