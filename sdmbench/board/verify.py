@@ -16,7 +16,9 @@ Every number a board publishes is recomputed from what it keeps:
   records, character for character.
 
 A run published before samples were kept, or scored by weights that exist
-nowhere now, is *not re-derivable*: reported, not a mismatch.
+nowhere now, is *not re-derivable*: reported, not a mismatch; so is a
+board's table that differs where a run's preset is unknown here (made by a
+plugin not installed here, before records kept their preset).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from sdmbench.errors import UsageError
 
@@ -198,14 +200,20 @@ def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any], load
     return found + verify_energy(record, energy_models)
 
 
-def verify_board(folder: Path, markdown: str) -> List[Finding]:
-    """The board's entry table (means, intervals, rank ranges) against its records."""
+def verify_board(folder: Path, markdown: str, unknown: Sequence[str] = ()) -> List[Finding]:
+    """The board's entry table (means, intervals, rank ranges) against its records; a table that differs
+    where the runs ``unknown`` (whose preset is not known here) are on it is not re-derivable here."""
     board = folder / BOARD_FILE
     if not board.is_file():
         return []
-    published = board.read_text()
+    published, what = board.read_text(), "entries: means, intervals, rank ranges"
     if published == markdown:
-        return [Finding(str(board), "entries: means, intervals, rank ranges", MATCH)]
+        return [Finding(str(board), what, MATCH)]
+    if unknown:
+        runs = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        return [Finding(str(board), what, UNDERIVABLE, recomputed=(
+            f"the preset of {runs} is unknown here (made by plugins not installed here, before records kept "
+            "it), so ranked and trial cannot be told apart; install the plugins they name to check it"))]
     lines = [(a, b) for a, b in zip(published.splitlines(), markdown.splitlines()) if a != b]
     first = lines[0] if lines else ("(length)", f"{len(published)} vs {len(markdown)} characters")
     return [Finding(str(board), "entries: means, intervals, rank ranges", MISMATCH, first[0][:200], first[1][:200])]

@@ -86,11 +86,11 @@ def _energy_model(plugins, name: Optional[str]):
 
 def preset_config(plugins):
     """``preset_of(record)``: the config the record's model, neuron, dataset, preset and options make with
-    no other setting, its ``options`` the model's defaults (what an entry's name shows the record's
-    options against); None when its model is not installed or refuses them."""
+    no other setting (:func:`sdmbench.running.configure.preset_config`), else the one the record kept when it
+    was made (its plugins are not installed here); None when neither is known."""
     import json
 
-    from sdmbench.running.configure import configure
+    from sdmbench.running.configure import preset_config as made
 
     cache = {}
 
@@ -99,15 +99,9 @@ def preset_config(plugins):
         key = json.dumps([record["model"], c.get("neuron"), c.get("dataset"), c.get("preset"), c.get("options")],
                          sort_keys=True, default=str)
         if key not in cache:
-            overrides = {"model": record["model"], "neuron": c.get("neuron"), "dataset": c.get("dataset"),
-                         "preset": c.get("preset")}
-            try:
-                own = plugins.model.get(record["model"])().options
-                options = {k: v for k, v in (c.get("options") or {}).items() if k in own}
-                cache[key] = dict(configure(plugins, overrides, options).to_dict(), options=dict(own))
-            except UsageError:
-                cache[key] = None
-        return cache[key]
+            cache[key] = made(plugins, record["model"], c.get("neuron"), c.get("dataset"), c.get("preset"),
+                              c.get("options"))
+        return cache[key] if cache[key] is not None else record.get("preset")
 
     return preset_of
 
@@ -130,6 +124,17 @@ def board_markdown(folder: Path, plugins) -> str:
     records, _ = load_records(folder)
     pairs = board_pairs(records, plugins, energy=_energy_model(plugins, None))
     return leaderboard.to_markdown([row for _, row in pairs])
+
+
+def unknown_presets(folder: Path, plugins) -> list:
+    """The ids of the runs in ``folder`` whose preset is neither made here nor kept in their record (made
+    before records kept it, by plugins not installed here): without it, ranked and trial cannot be told."""
+    from sdmbench.running.records import load_records
+
+    records, _ = load_records(folder)
+    aliases, preset_of = plugins.model.aliases(), preset_config(plugins)
+    return [r["run_id"] for r in records
+            if r.get("config") and preset_of(dict(r, model=aliases.get(r["model"], r["model"]))) is None]
 
 
 PUBLISHED = Path("leaderboard")  # the published board, in a checkout of the repository

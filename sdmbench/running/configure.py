@@ -117,3 +117,18 @@ def _sampler(config: RunConfig, process: str, plugins) -> str:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return name
+
+
+def preset_config(plugins, model: str, neuron: Optional[str], dataset: Optional[str], preset: Optional[str],
+                  options: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+    """The config ``model``'s preset makes for this neuron, dataset and the model's own ``options`` with no
+    other setting, its ``options`` the model's defaults: what a run is compared with to tell a ranked entry
+    from a trial (a record keeps it, so a board ranks the run where its plugins are not installed).
+    None when the model, neuron or dataset is not installed here, or the model refuses them."""
+    try:
+        own = plugins.model.get(model)().options
+        chosen = {k: v for k, v in (options or {}).items() if k in own}
+        names = {"model": model, "neuron": neuron, "dataset": dataset, "preset": preset}
+        return dict(configure(plugins, names, chosen).to_dict(), options=dict(own))
+    except UsageError:
+        return None

@@ -13,9 +13,11 @@ A record carries everything needed to compare it without the run (schema
 version 2, :func:`make_record`): run id, model, neuron, dataset, T, the full
 config, the protocol and its key, ``metrics`` (every metric's scalar values,
 one flat mapping), ``details`` (each metric's details under its name: energy
-counts per layer, firing rates, ...), training figures per stage, wall
-times, git commit, package versions and hardware. Version 1 records (energy
-and firing rates at the top level) are read and upgraded in memory.
+counts per layer, firing rates, ...), the config its preset makes
+(``preset``: what tells a ranked entry from a trial where the run's plugins
+are not installed), training figures per stage, wall times, git commit,
+package versions and hardware. Version 1 records (energy and firing rates at
+the top level) are read and upgraded in memory.
 """
 from __future__ import annotations
 
@@ -163,6 +165,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
                 training: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     """The record of a finished run (the schema, version 2)."""
     from sdmbench.hardware import distributed
+    from sdmbench.running.configure import preset_config
     from sdmbench.running.pipeline import TRAIN_THRESHOLD
     from sdmbench.scoring.protocol import protocol_key
     from sdmbench.scoring.metric import Scores
@@ -175,6 +178,7 @@ def make_record(run, pipeline, protocol: Dict[str, Any], scores: Dict[str, Any],
         "model": c.model, "neuron": c.neuron, "dataset": protocol["dataset"],
         "T": pipeline.ctx.T, "threshold": c.threshold, "train_threshold": TRAIN_THRESHOLD,
         "parameters": pipeline.parameters(), "config": c.to_dict(),
+        "preset": preset_config(run.plugins, c.model, c.neuron, c.dataset, c.preset, c.options),
         "protocol": protocol, "protocol_key": protocol_key(protocol),
         "metrics": metrics, "details": {name: result.details for name, result in scores.items() if result.details},
         "training": _summary(training), "stages": training,
