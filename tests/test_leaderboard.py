@@ -137,8 +137,9 @@ def test_every_format_carries_mean_interval_seeds_and_rank():
     import io
 
     rows = leaderboard.rows([record(f"s{i}", f, seed=i, kid=k) for i, (f, k) in enumerate([(30.0, 1.0), (32.0, 3.0)])])
-    assert "| 1 | sdm | if | 4 | 2 | 31.0 ± 12.71 | 2.0 ± 12.7062 | - | - | 0.25 ± 0.0 | 0.2 ± 0.0 | ddim x10 |" \
-        in leaderboard.to_markdown(rows)
+    table = leaderboard.to_markdown(rows)  # no record holds precision or recall: no such columns
+    assert "| 1 | sdm | if | 4 | 2 | 31.0 ± 12.71 | 2.0 ± 12.7062 | 0.25 ± 0.0 | 0.2 ± 0.0 | ddim x10 |" in table
+    assert "| seeds | FID | KID | mJ/image | firing rate |" in table
     [line] = list(csv.DictReader(io.StringIO(leaderboard.to_csv(rows))))
     assert (line["rank"], line["seeds"], line["fid"], line["single_seed"]) == ("1", "2", "31.0", "False")
     assert float(line["fid_ci_low"]) == pytest.approx(31 - 12.706, abs=1e-2) and line["run_ids"] == "s0 s1"

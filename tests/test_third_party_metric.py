@@ -1,10 +1,11 @@
 """A separate package, installed with pip, that registers a metric
 (examples/sdmbench-pixelstats); ``--metrics`` chooses what a run scores."""
 import json
+import shutil
 
 import pytest
 
-from conftest import SHARED_DATA, install_example, needs_shared_mnist, run_cli, run_python
+from conftest import REPO, SHARED_DATA, install_example, needs_shared_mnist, run_cli, run_python
 
 TINY = ["--model", "sdm-ann", "--data-root", str(SHARED_DATA), "--dataset", "mnist", "--split", "test",
         "--preset", "smoke", "--train-steps", "2", "--num-samples", "8", "--sample-steps", "2",
@@ -39,13 +40,21 @@ def test_the_installed_metric_passes_check_metric(installed):
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
 
-@needs_shared_mnist
-def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, tmp_path):
-    code, out, err = run_cli("run", *TINY, "--metrics", "energy,pixel-stats", "--results-dir", str(tmp_path),
+@pytest.fixture(scope="module")
+def pixel_run(installed, tmp_path_factory):
+    """A folder with one run that scored energy and the third-party metric; and its closing output."""
+    folder = tmp_path_factory.mktemp("pixel-runs")
+    code, out, err = run_cli("run", *TINY, "--metrics", "energy,pixel-stats", "--results-dir", str(folder),
                              env=installed)
     assert code == 0, err[-2000:]
+    return folder, out + err
+
+
+@needs_shared_mnist
+def test_a_chosen_third_party_metric_runs_and_lands_in_the_record(installed, pixel_run):
+    tmp_path, output = pixel_run
     [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*/record.json")]
-    assert f"pixel mean gap {record['metrics']['pixel_mean_gap']:.4f}" in out + err  # the closing line
+    assert f"pixel mean gap {record['metrics']['pixel_mean_gap']:.4f}" in output  # the closing line
     m, details = record["metrics"], record["details"]["pixel-stats"]
     assert record["config"]["metrics"] == ["energy", "pixel-stats"] and "fid" not in m
     assert m["pixel_mean_gap"] == pytest.approx(abs(details["generated_mean"] - details["reference_mean"]))
@@ -75,6 +84,32 @@ def _shows_in_every_format(installed, folder, m):
                              str(folder / "site"), env=installed)
     page = (folder / "site" / "index.html").read_text()
     assert code == 0 and ">mean gap</th>" in page and f">{mean}</a>" in page
+
+
+def test_a_metric_a_reader_has_installed_adds_no_column_to_a_board_none_of_whose_runs_ran_it(installed):
+    code, out, err = run_cli("leaderboard", "--results-dir", "leaderboard", "--format", "markdown", env=installed,
+                             cwd=REPO)
+    assert code == 0, err
+    assert out == (REPO / "leaderboard" / "README.md").read_text()  # what verify compares: the same table
+
+
+@needs_shared_mnist
+def test_a_board_holding_a_metric_not_installed_here_is_not_re_derivable_here_not_a_mismatch(installed, pixel_run,
+                                                                                             tmp_path):
+    from sdmbench.board import verify
+    from sdmbench.cli.leaderboard import board_markdown, made_elsewhere
+    from sdmbench.plugin_api import loader
+
+    runs, _ = pixel_run
+    [run] = [p.parent for p in runs.glob("*/record.json")]
+    board = tmp_path / "board"
+    shutil.copytree(run, board / run.name)
+    code, table, err = run_cli("leaderboard", "--results-dir", str(board), "--format", "markdown", env=installed)
+    assert code == 0 and "| mean gap | std gap |" in table and "| FID |" not in table, err  # held columns only
+    (board / "README.md").write_text(table)
+    plugins = loader.get()
+    [finding] = verify.verify_board(board, board_markdown(board, plugins), made_elsewhere(board, plugins))
+    assert finding.status == verify.UNDERIVABLE and run.name in finding.recomputed
 
 
 def test_without_metrics_the_registered_defaults_run():

@@ -59,7 +59,7 @@ def test_sdm_runs_with_the_third_party_neuron(alif_runs):
 @needs_debian_fmnist
 def test_a_board_reads_a_third_party_run_alike_where_its_plugin_is_not_installed(installed, alif_runs, tmp_path):
     from sdmbench.board import verify
-    from sdmbench.cli.leaderboard import board_markdown, unknown_presets
+    from sdmbench.cli.leaderboard import board_markdown, made_elsewhere
     from sdmbench.plugin_api import loader
 
     [path] = alif_runs.glob("*/record.json")
@@ -82,7 +82,7 @@ def test_a_board_reads_a_third_party_run_alike_where_its_plugin_is_not_installed
     plugins = loader.get()
 
     def table_finding():
-        [finding] = verify.verify_board(board, board_markdown(board, plugins), unknown_presets(board, plugins))
+        [finding] = verify.verify_board(board, board_markdown(board, plugins), made_elsewhere(board, plugins))
         return finding
 
     assert table_finding().status == verify.MATCH

@@ -39,7 +39,7 @@ def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dic
          columns: Optional[Sequence[Column]] = None, lead: Optional[str] = None) -> List[Dict[str, Any]]:
     """One row per entry (see :func:`sdmbench.board.entries.entries`; ``lead``: the extractor whose protocols
     come first), flat and escaped, in display order, with
-    each of ``columns`` (default: the installed metrics') as mean and interval bounds; with a ``baseline``,
+    each of ``columns`` (default: the installed metrics' that some record holds) as mean and interval bounds; with a ``baseline``,
     each row's ratios to it (``fid_ratio``, ``kid_ratio``, ``energy_ratio`` and their interval bounds) and
     Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
     (:func:`sdmbench.energy.records.record_energy`), named in every row."""
@@ -54,9 +54,9 @@ def entry_rows(records: List[Dict[str, Any]], dataset: str | None = None, aliase
                lead: Optional[str] = None) -> List[Tuple[Entry, Dict[str, Any]]]:
     """:func:`rows`, each beside the :class:`~sdmbench.board.entries.Entry` it shows (whose records carry
     the energy under ``energy``'s model)."""
-    columns = shown.installed() if columns is None else tuple(columns)
     if energy is not None:
         records = [with_energy_of(r, *energy) for r in records]
+    columns = shown.held(shown.installed(), records) if columns is None else tuple(columns)
     out = [(e, _row(e, columns)) for e in entries(records, dataset, aliases, preset_of, baseline, columns, lead)]
     for _, row in out:
         row["energy_model"] = _text(energy[0]) if energy else None
@@ -172,7 +172,7 @@ INTRO = ("Entries are runs that differ only in their seed: each value is the mea
 
 
 def to_markdown(table: List[Dict[str, Any]], columns: Optional[Sequence[Column]] = None) -> str:
-    metrics = shown.installed() if columns is None else tuple(columns)
+    metrics = shown.of_rows(shown.installed(), table) if columns is None else tuple(columns)
     lines, current = ["# sdmbench leaderboard", "", INTRO, ""], None
     for dataset, key, section, members in _sections(table):
         if (dataset, key) != current:
@@ -199,7 +199,7 @@ def csv_fields(columns: Sequence[Column]) -> Tuple[str, ...]:
 
 def to_csv(table: List[Dict[str, Any]], columns: Optional[Sequence[Column]] = None) -> str:
     buf = io.StringIO()
-    fields = csv_fields(shown.installed() if columns is None else columns)
+    fields = csv_fields(shown.of_rows(shown.installed(), table) if columns is None else columns)
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     writer.writerows({k: _csv(" ".join(map(str, v)) if isinstance(v, list) else v) for k, v in row.items()}
@@ -241,7 +241,7 @@ def to_rich(table: List[Dict[str, Any]], width: int = 200, columns: Optional[Seq
     from rich.markup import escape
     from rich.table import Table
 
-    metrics = shown.installed() if columns is None else tuple(columns)
+    metrics = shown.of_rows(shown.installed(), table) if columns is None else tuple(columns)
     headers, tables = _headers(metrics), []
     for dataset, key, section, members in _sections(table):
         fields = _columns(section, members, metrics) if width >= 150 else narrow(metrics, section)

@@ -17,8 +17,9 @@ Every number a board publishes is recomputed from what it keeps:
 
 A run published before samples were kept, or scored by weights that exist
 nowhere now, is *not re-derivable*: reported, not a mismatch; so is a
-board's table that differs where a run's preset is unknown here (made by a
-plugin not installed here, before records kept their preset).
+board's table that differs where a run was made with plugins not installed
+here (a metric it ran, or its model or neuron before records kept their
+preset).
 """
 from __future__ import annotations
 
@@ -200,20 +201,20 @@ def verify_run(folder: Path, scorer: Scorer, energy_models: Dict[str, Any], load
     return found + verify_energy(record, energy_models)
 
 
-def verify_board(folder: Path, markdown: str, unknown: Sequence[str] = ()) -> List[Finding]:
+def verify_board(folder: Path, markdown: str, elsewhere: Sequence[str] = ()) -> List[Finding]:
     """The board's entry table (means, intervals, rank ranges) against its records; a table that differs
-    where the runs ``unknown`` (whose preset is not known here) are on it is not re-derivable here."""
+    where runs made with plugins not installed here (``elsewhere``) are on it is not re-derivable here."""
     board = folder / BOARD_FILE
     if not board.is_file():
         return []
     published, what = board.read_text(), "entries: means, intervals, rank ranges"
     if published == markdown:
         return [Finding(str(board), what, MATCH)]
-    if unknown:
-        runs = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    if elsewhere:
+        runs = ", ".join(elsewhere[:3]) + (f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else "")
         return [Finding(str(board), what, UNDERIVABLE, recomputed=(
-            f"the preset of {runs} is unknown here (made by plugins not installed here, before records kept "
-            "it), so ranked and trial cannot be told apart; install the plugins they name to check it"))]
+            f"{runs}: made with plugins not installed here (a metric it ran, or, before records kept their "
+            "preset, its model or neuron); install the plugins its record names to check the table"))]
     lines = [(a, b) for a, b in zip(published.splitlines(), markdown.splitlines()) if a != b]
     first = lines[0] if lines else ("(length)", f"{len(published)} vs {len(markdown)} characters")
     return [Finding(str(board), "entries: means, intervals, rank ranges", MISMATCH, first[0][:200], first[1][:200])]

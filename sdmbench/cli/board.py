@@ -20,7 +20,7 @@ KEPT = ("record.json", "config.json", "samples.npz", "samples.png", "train_log.c
 def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print):
     """Findings of every run folder in ``paths``, and of each board README among them."""
     from sdmbench.board import verify
-    from sdmbench.cli.leaderboard import board_markdown, unknown_presets
+    from sdmbench.cli.leaderboard import board_markdown, made_elsewhere
     from sdmbench.energy.model import registered_models
 
     plugins = plugin_loader.get()
@@ -33,7 +33,7 @@ def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print):
         findings += verify.verify_run(folder, scorer, models, run)
     for path in paths:
         if path.is_dir() and (path / verify.BOARD_FILE).is_file():
-            findings += verify.verify_board(path, board_markdown(path, plugins), unknown_presets(path, plugins))
+            findings += verify.verify_board(path, board_markdown(path, plugins), made_elsewhere(path, plugins))
     return findings
 
 

@@ -126,15 +126,17 @@ def board_markdown(folder: Path, plugins) -> str:
     return leaderboard.to_markdown([row for _, row in pairs])
 
 
-def unknown_presets(folder: Path, plugins) -> list:
-    """The ids of the runs in ``folder`` whose preset is neither made here nor kept in their record (made
-    before records kept it, by plugins not installed here): without it, ranked and trial cannot be told."""
+def made_elsewhere(folder: Path, plugins) -> list:
+    """The ids of the runs in ``folder`` whose board row cannot be made here: a metric they ran is not
+    installed (its columns are unknown), or their preset is neither made here nor kept in their record
+    (made before records kept it, by a model or neuron not installed here: ranked and trial cannot be told)."""
     from sdmbench.running.records import load_records
 
     records, _ = load_records(folder)
     aliases, preset_of = plugins.model.aliases(), preset_config(plugins)
-    return [r["run_id"] for r in records
-            if r.get("config") and preset_of(dict(r, model=aliases.get(r["model"], r["model"]))) is None]
+    return [r["run_id"] for r in records if r.get("config") and (
+        not all(m in plugins.metric for m in r["config"].get("metrics") or ())
+        or preset_of(dict(r, model=aliases.get(r["model"], r["model"]))) is None)]
 
 
 PUBLISHED = Path("leaderboard")  # the published board, in a checkout of the repository

@@ -10,7 +10,9 @@ format without a core change.
 
 The installed metrics' columns, in the order the metrics were registered
 (built-ins first), scores before values of the run, are :func:`installed`; a metric that is disabled or not installed
-shows no column, even where records hold its values.
+shows no column, even where records hold its values. A board shows those
+of them that some record holds (:func:`held`), so a metric installed here
+that none of its runs ran adds no empty column to it.
 
 Two roles are the board's own and belong to one column each:
 
@@ -24,7 +26,7 @@ Two roles are the board's own and belong to one column each:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,21 @@ def installed(plugins=None) -> Tuple[Column, ...]:
         plugins = found.get()
     columns = of_metrics(entry() for entry in plugins.metric.registered())
     return scores(columns) + of_runs(columns)
+
+
+def held(columns: Sequence[Column], records: Iterable[Dict[str, Any]]) -> Tuple[Column, ...]:
+    """The ``columns`` whose value some record holds (in its metrics or a rescoring's): what a board of
+    ``records`` shows, the same on every machine whatever other metrics are installed there."""
+    keys = set()
+    for record in records:
+        for metrics in [record.get("metrics") or {}] + [s.get("metrics") or {} for s in record.get("rescores") or ()]:
+            keys.update(k for k, v in metrics.items() if v is not None)
+    return tuple(c for c in columns if c.key in keys)
+
+
+def of_rows(columns: Sequence[Column], rows: Sequence[Dict[str, Any]]) -> Tuple[Column, ...]:
+    """The ``columns`` whose field board ``rows`` carry (those :func:`held` kept when the rows were made)."""
+    return tuple(c for c in columns if any(c.field in row for row in rows)) if rows else tuple(columns)
 
 
 def ranking(columns: Sequence[Column]) -> Optional[Column]:
