@@ -69,17 +69,26 @@ def test_score_refuses_an_empty_or_misshapen_samples_file(finished, tmp_path, ca
         assert code == 2 and err.startswith("error: ") and "samples" in err and len(err.strip().splitlines()) == 1
 
 
-def test_wrong_typed_record_fields_are_named_by_score_and_skipped_by_the_leaderboard(finished, tmp_path, capsys):
+@pytest.mark.parametrize("field, value, named", [
+    ("metrics.fid", "twelve", "field 'metrics.fid' is str, not a number"),
+    ("preset", "quick", "field 'preset' is str, not a config"),
+])
+def test_wrong_typed_record_fields_are_named_by_score_and_skipped_by_the_leaderboard(finished, tmp_path, capsys,
+                                                                                     field, value, named):
     run, _ = finished
     bad = tmp_path / "board" / run.name
     shutil.copytree(run, bad)
     record = json.loads((bad / "record.json").read_text())
-    record["metrics"]["fid"] = "twelve"
+    *outer, last = field.split(".")
+    inner = record
+    for key in outer:
+        inner = inner[key]
+    inner[last] = value
     (bad / "record.json").write_text(json.dumps(record))
     code, out, err = cli_in_process(capsys, "score", str(bad), "--extractor", "classifier-resnet")
-    assert code == 2 and "field 'metrics.fid' is str, not a number" in err and str(bad / "record.json") in err
+    assert code == 2 and named in err and str(bad / "record.json") in err
     code, out, err = cli_in_process(capsys, "leaderboard", "--results-dir", str(tmp_path / "board"))
-    assert code == 0 and "skipped unreadable record" in err and "metrics.fid" in err
+    assert code == 0 and "skipped unreadable record" in err and named in err
 
 
 def test_the_site_into_a_folder_that_cannot_be_made_is_refused_before_work(finished, tmp_path, capsys):

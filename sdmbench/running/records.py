@@ -223,6 +223,8 @@ def schema_problem(record: Any) -> str | None:
             return f"field 'metrics.{key}' is {type(value).__name__}, not a number"
     if not isinstance(record.get("rescores", []), list):
         return "field 'rescores' is not a list"
+    if not isinstance(record.get("preset", {}), (dict, type(None))):  # None: its model refused its preset
+        return f"field 'preset' is {type(record['preset']).__name__}, not a config"
     return None
 
 
