@@ -8,7 +8,7 @@ from sdmbench.board.entries import seed_holders
 from sdmbench.running.records import RECORD_FILE, SCHEMA_VERSION, load_records, write_json_atomic
 from sdmbench.scoring.protocol import GENERATION_FIELDS, SCORING_FIELDS, make_protocol, protocol_key
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 
 def record(run_id, fid, *, samples=128, dataset="mnist", model="sdm", seed=0, train_steps=60, kid=None):
@@ -204,3 +204,18 @@ def test_the_default_extractor_s_protocols_lead_and_the_rest_follow_by_name():
     runs = [scored_by("cnn", "classifier"), scored_by("inc", "inception"), scored_by("res", "classifier-resnet")]
     assert [r["run_ids"][0] for r in leaderboard.rows(runs)] == ["cnn", "res", "inc"]
     assert [r["run_ids"][0] for r in leaderboard.rows(runs, lead="classifier-resnet")] == ["res", "cnn", "inc"]
+
+
+def test_the_published_table_is_the_same_where_plugins_claim_other_defaults():
+    """A reader's plugins that also claim to be the default extractor and energy model change neither the
+    published board's order nor its energy prices, nor which runs are on their preset: verify matches."""
+    from sdmbench.cli.leaderboard import board_markdown
+    from sdmbench.plugin_api import loader
+
+    plugins = loader.build()
+    for kind, name in (("extractor", "classifier"), ("energy_model", "int8-compute")):
+        registry = getattr(plugins, kind)
+        registry.add("a-default-too", registry.get(name).factory, default=True, description="a third party's")
+        assert len(registry.defaults()) == 2
+    board = REPO / "leaderboard"
+    assert board_markdown(board, plugins) == (board / "README.md").read_text()

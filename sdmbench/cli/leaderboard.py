@@ -75,13 +75,11 @@ def leaderboard_cmd(
 
 
 def _energy_model(plugins, name: Optional[str]):
-    """``(name, model)`` of the chosen (or default) energy model; None when none is installed."""
+    """``(name, model)`` of the chosen energy model, else of the first registered as a default (the built-in
+    one, whatever plugins also claim it: a board prices alike everywhere); None when there is none."""
     registry = plugins.energy_model
-    if name is None:
-        if not registry.defaults():
-            return None
-        name = registry.default("energy model")
-    return name, registry.get(name)()
+    name = name or registry.first_default()
+    return None if name is None else (name, registry.get(name)())
 
 
 def preset_config(plugins):
@@ -107,13 +105,13 @@ def preset_config(plugins):
 
 
 def board_pairs(records, plugins, dataset: Optional[str] = None, baseline: Optional[str] = None, energy=None):
-    """The leaderboard's ``(entry, row)`` pairs of ``records``, as every format of the command shows them."""
+    """The leaderboard's ``(entry, row)`` pairs of ``records``, as every format of the command shows them; the
+    protocols of the first-registered default extractor lead (the built-in one, whatever else claims it)."""
     from sdmbench.board import leaderboard
 
-    defaults = plugins.extractor.defaults()
     return leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
                                   preset_of=preset_config(plugins), baseline=baseline, energy=energy,
-                                  lead=defaults[0] if len(defaults) == 1 else None)
+                                  lead=plugins.extractor.first_default())
 
 
 def board_markdown(folder: Path, plugins) -> str:

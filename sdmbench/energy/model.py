@@ -115,12 +115,12 @@ def price_all(layers: Mapping[str, Layer], models: Mapping[str, object]) -> Dict
 
 
 def registered_models(plugins=None):
-    """``({name: energy model}, default name)`` of ``plugins`` (the installed ones when None)."""
+    """``({name: energy model}, default name)`` of ``plugins`` (the installed ones when None); the default is
+    the first registered with ``default=True`` (the built-in one), else the first by name."""
     if plugins is None:
         from sdmbench.plugin_api import loader as loader
 
         plugins = loader.get()
     registry = plugins.energy_model
     models = {name: registry.get(name)() for name in registry.names()}
-    defaults = [name for name in models if registry.get(name).default]
-    return models, (defaults[0] if defaults else next(iter(models), None))
+    return models, registry.first_default() or next(iter(models), None)

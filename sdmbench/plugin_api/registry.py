@@ -103,6 +103,11 @@ class Registry:
         """The names registered with ``default=True``."""
         return [e.name for e in self if e.default]
 
+    def first_default(self) -> Optional[str]:
+        """The first-registered entry with ``default=True`` (a built-in one, whatever plugins also claim it),
+        or None: what a board orders and compares by, the same wherever other plugins claim a default."""
+        return next((e.name for e in self.registered() if e.default), None)
+
     def default(self, what: str) -> str:
         """The one default entry, for a run setting (``what``) that nobody named."""
         found = self.defaults()

@@ -128,7 +128,8 @@ def preset_config(plugins, model: str, neuron: Optional[str], dataset: Optional[
     try:
         own = plugins.model.get(model)().options
         chosen = {k: v for k, v in (options or {}).items() if k in own}
-        names = {"model": model, "neuron": neuron, "dataset": dataset, "preset": preset}
+        names = {"model": model, "neuron": neuron, "dataset": dataset, "preset": preset,
+                 "extractor": plugins.extractor.first_default()}  # not a method setting: any one will do
         return dict(configure(plugins, names, chosen).to_dict(), options=dict(own))
     except UsageError:
         return None
