@@ -6,13 +6,13 @@
 
 For each run: the features of its kept samples (``samples.npz``) and of the
 reference split, through the run's own extractor (``--extractor`` for
-another). At each N: FID, KID (torch-fidelity, subset size min(1000, N)) of
-the first N samples, and the bootstrap standard deviation of each over
-``--bootstrap`` resamples of those N samples drawn with replacement
-(FID is biased at small N, Chong & Forsyth 2020; the bootstrap shows its
-spread, the drift of the mean across N shows its bias). Writes a JSON
-table (``--out``) and a plot, FID and KID against N with +- 1 sd bars, one
-line per run (``--plot``).
+another). At each N: FID, KID (the metric's own: torch-fidelity's subsets,
+subset size min(1000, N)) of the first N samples, and the bootstrap standard
+deviation of each over ``--bootstrap`` resamples of those N samples drawn
+with replacement (FID is biased at small N, Chong & Forsyth 2020; the
+bootstrap shows its spread, the drift of the mean across N shows its bias).
+Writes a JSON table (``--out``) and a plot, FID and KID against N with +- 1
+sd bars, one line per run (``--plot``).
 """
 from __future__ import annotations
 
@@ -41,14 +41,11 @@ def features(folder: Path, extractor_name: str | None, data_root: str | None):
 
 
 def scores(fake: torch.Tensor, real: torch.Tensor) -> tuple:
-    from torch_fidelity.metric_kid import kid_features_to_metric
-
     from sdmbench.scoring.fid import fid_from_features
-    from sdmbench_metrics.kid import RNG_SEED, SUBSETS, subset_size
+    from sdmbench_metrics.kid import RNG_SEED, SUBSETS, kid, subset_size
 
-    kid = kid_features_to_metric(fake, real, kid_subsets=SUBSETS, kid_subset_size=subset_size(len(fake), len(real)),
-                                 rng_seed=RNG_SEED, verbose=False)["kernel_inception_distance_mean"]
-    return fid_from_features(fake, real), kid
+    mean, _ = kid(fake.cpu().numpy(), real.cpu().numpy(), SUBSETS, subset_size(len(fake), len(real)), RNG_SEED)
+    return fid_from_features(fake, real), mean
 
 
 def study(fake: torch.Tensor, real: torch.Tensor, sizes, bootstrap: int, seed: int = 0) -> list:
