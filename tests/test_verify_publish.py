@@ -52,6 +52,27 @@ def test_a_published_board_verifies(board):
     assert "entries: means, intervals, rank ranges" in out
 
 
+def test_verify_counts_the_runs_it_checks_on_a_progress_bar(board):
+    from sdmbench.cli.board import check_runs
+
+    class Recording:  # the two calls verify makes of a rich Progress
+        def __init__(self):
+            self.tasks, self.advanced = [], 0
+
+        def add_task(self, description, total):
+            self.tasks.append((description, total))
+            return 0
+
+        def advance(self, task):
+            self.advanced += 1
+
+    folder, run = board
+    bars, lines = Recording(), []
+    findings = check_runs([folder], str(SHARED_DATA), log=lines.append, progress=bars)
+    assert bars.tasks == [("verify runs", 1)] and bars.advanced == 1 and lines == [f"[1/1] {run.name}"]
+    assert findings and all(f.status == "match" for f in findings)
+
+
 def test_verify_catches_one_edited_fid(board, tmp_path):
     folder, run = board
     copy = tmp_path / "board"

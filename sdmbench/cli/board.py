@@ -3,22 +3,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from sdmbench.plugin_api import loader as plugin_loader
-from sdmbench.cli.console import app, out
+from sdmbench.cli.console import app, err, out, progress_bars
 from sdmbench.errors import UsageError
 
 #: what a board keeps of a run: no weights, no checkpoints
 KEPT = ("record.json", "config.json", "samples.npz", "samples.png", "train_log.csv")
 
 
-def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print):
-    """Findings of every run folder in ``paths``, and of each board README among them."""
+def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print, progress=None):
+    """Findings of every run folder in ``paths``, and of each board README among them (``progress``: a rich
+    Progress that counts the runs checked)."""
     from sdmbench.board import verify
     from sdmbench.cli.leaderboard import board_markdown, made_elsewhere
     from sdmbench.energy.model import registered_models
@@ -28,9 +28,12 @@ def check_runs(paths: List[Path], data_root: Optional[str] = None, log=print):
     scorer, models = verify.Scorer(plugins, data_root), registered_models(plugins)[0]
     loaded = [verify.load_run(folder, scorer) for folder in folders]  # every file checked before any scoring
     findings = []
+    task = progress.add_task("verify runs", total=len(folders)) if progress is not None and folders else None
     for i, (folder, run) in enumerate(zip(folders, loaded)):
         log(f"[{i + 1}/{len(folders)}] {folder.name}")
         findings += verify.verify_run(folder, scorer, models, run)
+        if task is not None:
+            progress.advance(task)
     for path in paths:
         if path.is_dir() and (path / verify.BOARD_FILE).is_file():
             findings += verify.verify_board(path, board_markdown(path, plugins), made_elsewhere(path, plugins))
@@ -47,7 +50,9 @@ def verify_cmd(
     naming any mismatch."""
     from sdmbench.board import verify
 
-    findings = check_runs(paths, data_root, log=(lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr)))
+    log = (lambda m: None) if quiet else (lambda m: err.print(m, markup=False))
+    with progress_bars(transient=True) as bars:  # on a terminal: runs checked, elapsed, eta
+        findings = check_runs(paths, data_root, log=log, progress=bars)
     for f in findings:
         if not quiet or f.status == verify.MISMATCH:
             print(f.line())
