@@ -50,8 +50,8 @@ def build_site(pairs: List[Tuple[Entry, Dict[str, Any]]], records_dir: Path, out
                energy: Optional[Tuple[str, Any]] = None, columns: Optional[Sequence[Column]] = None) -> Path:
     """Write the site for ``pairs`` (:func:`sdmbench.board.leaderboard.entry_rows`) into ``out``; run files
     are read from ``records_dir/<run id>/``. Files of the site's folders that this build does not
-    write (entries that left) are removed. The tables show ``columns`` (default: the installed metrics' that the rows carry).
-    Returns the path of ``index.html``."""
+    write (entries that left) are removed. The tables show ``columns`` (default: the installed metrics'
+    that the rows carry). Returns the path of ``index.html``."""
     metrics = shown.of_rows(shown.installed(), [row for _, row in pairs]) if columns is None else tuple(columns)
     env = Environment(loader=PackageLoader("sdmbench.board.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
