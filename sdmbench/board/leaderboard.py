@@ -38,9 +38,10 @@ def rows(records: List[Dict[str, Any]], dataset: str | None = None, aliases: Dic
          baseline: Optional[str] = None, energy: Optional[Tuple[str, Any]] = None,
          columns: Optional[Sequence[Column]] = None, lead: Optional[str] = None) -> List[Dict[str, Any]]:
     """One row per entry (see :func:`sdmbench.board.entries.entries`; ``lead``: the extractor whose protocols
-    come first), flat and escaped, in display order, with each of ``columns`` (default: the installed
-    metrics' that some record holds) as mean and interval bounds; with a ``baseline``, each row's ratios to it (``fid_ratio``, ``kid_ratio``, ``energy_ratio`` and their interval bounds) and
-    Welch's ``fid_p``; with ``energy = (name, model)``, energy under that energy model
+    come first), flat and escaped, in display order, with each of ``columns`` (default: the installed metrics'
+    that some record holds) as mean and interval bounds; with a ``baseline``, each row's ratios to it
+    (``fid_ratio``, ``kid_ratio``, ``energy_ratio`` and their interval bounds) and Welch's ``fid_p``; with
+    ``energy = (name, model)``, energy under that energy model
     (:func:`sdmbench.energy.records.record_energy`), named in every row."""
     return [row for _, row in entry_rows(records, dataset, aliases, preset_of, baseline, energy, columns, lead)]
 
