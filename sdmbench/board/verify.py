@@ -217,4 +217,4 @@ def verify_board(folder: Path, markdown: str, elsewhere: Sequence[str] = ()) -> 
             "preset, its model or neuron); install the plugins its record names to check the table"))]
     lines = [(a, b) for a, b in zip(published.splitlines(), markdown.splitlines()) if a != b]
     first = lines[0] if lines else ("(length)", f"{len(published)} vs {len(markdown)} characters")
-    return [Finding(str(board), "entries: means, intervals, rank ranges", MISMATCH, first[0][:200], first[1][:200])]
+    return [Finding(str(board), what, MISMATCH, first[0][:200], first[1][:200])]
