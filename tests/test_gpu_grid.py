@@ -171,3 +171,13 @@ def test_a_queue_of_fp32_runs_starts_where_bf16_is_emulated(tmp_path, monkeypatc
                                       "--work", str(tmp_path / "q" / "work"), "--out", str(tmp_path / "out")])
     grid.main()  # the converted network's quick preset trains in fp32
     assert launched == ["conv-s0"]
+
+
+def test_the_ablation_gives_each_variant_three_seeds_and_the_analog_stem_the_faithful_networks_five():
+    """Its third seed undid the first two's gain, so the analog stem gets two more seeds, after the ablation's
+    own three seeds of every variant (a queue cut off early has finished those first)."""
+    keys = [key for key, _, args in grid.study() if "study=spiking-variant" in args]
+    assert keys[:9] == [f"{name}-s{seed}" for name in ("tsm-analog", "plif", "plif-analog") for seed in range(3)]
+    assert keys[9:] == ["tsm-analog-s3", "tsm-analog-s4"]
+    seeds = {key: grid.wanted(args)["seed"] for key, _, args in grid.study()}
+    assert [seeds[f"tsm-analog-s{seed}"] for seed in range(5)] == ["0", "1", "2", "3", "4"]
