@@ -2,9 +2,13 @@
 queue refuses to start where bfloat16 is emulated."""
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +185,56 @@ def test_the_ablation_gives_each_variant_three_seeds_and_the_analog_stem_the_fai
     assert keys[9:] == ["tsm-analog-s3", "tsm-analog-s4"]
     seeds = {key: grid.wanted(args)["seed"] for key, _, args in grid.study()}
     assert [seeds[f"tsm-analog-s{seed}"] for seed in range(5)] == ["0", "1", "2", "3", "4"]
+
+
+STOPPABLE_RUN = """
+import signal, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+def saved(signum, frame):
+    (folder / "stopped-by").write_text(signal.Signals(signum).name)
+    sys.exit(130)
+signal.signal(signal.SIGTERM, saved)
+(folder / "ready").write_text("")
+time.sleep(60)
+"""
+
+
+def test_a_signal_to_the_queue_stops_its_run_which_keeps_its_work_and_starts_no_other(tmp_path, monkeypatch):
+    """Killing the queue used to leave its run going in a session of its own; now the run gets the SIGTERM,
+    saves its checkpoint and exits, nothing else starts, and the queue exits 130 with its handlers undone."""
+    keys = []
+
+    def launch(key, args, work, a, logs):
+        keys.append(key)
+        folder = work / key
+        folder.mkdir(parents=True)
+        proc = subprocess.Popen([sys.executable, "-c", STOPPABLE_RUN, str(folder)], start_new_session=True)
+
+        def signal_the_queue_once_the_run_listens():
+            while not (folder / "ready").exists():
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGTERM)
+        threading.Thread(target=signal_the_queue_once_the_run_listens, daemon=True).start()
+        return proc
+
+    monkeypatch.setattr(grid, "launch", launch)
+    monkeypatch.setattr(grid, "POLL_S", 0.01)
+    def unhandled(signum, frame):
+        raise AssertionError("the queue left SIGTERM to the handler it found")
+
+    work, out = tmp_path / "q" / "work", tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["gpu_grid.py", "--grid", "board", "--workers", "1", "--keep-order",
+                                      "--only", "ann-s0,ann-s1", "--work", str(work), "--out", str(out)])
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            grid.main()
+        assert signal.getsignal(signal.SIGTERM) is unhandled
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert stopped.value.code == 130
+    assert keys == ["ann-s0"]
+    assert (work / "ann-s0" / "stopped-by").read_text() == "SIGTERM"
+    log = (out / "grid.log").read_text()
+    assert "stopped ann-s0 (SIGTERM)" in log and "not started: ann-s1" in log

@@ -21,6 +21,10 @@ folder, without its weights (``*.pt``), is packed into
 
 Unpack on the CPU side with ``cat runs.tar.gz.part-* | tar xz``.
 
+SIGTERM or Ctrl-C to the queue stops it the same way before its deadline: each run it started (in a
+session of its own, so a terminal's Ctrl-C never reaches it) gets SIGTERM, saves a checkpoint at its
+step and exits; the queue packs and exits with status 130, and called again it resumes them.
+
 The same script is the CPU queue (one run at a time, 2 threads, in a given order); called again on the
 same ``--work`` folder it skips finished runs and resumes cut-off ones, and with ``--skip-published``
 it also skips every run the board already holds (same settings, same device kind), so a fresh
@@ -45,10 +49,12 @@ import tarfile
 import time
 from pathlib import Path
 
+from sdmbench.running import interrupt
 from sdmbench.running.records import load_records
 
 COMMON = ["--dataset", "fashion-mnist", "--metrics", "energy"]
 POLL_S = 1.0  # how often the queue looks at its runs: a run is minutes, so a second is nothing
+STOP_S = 120.0  # how long a stopped run may take to finish its step and save its checkpoint
 ANN_STEPS, SDM_STEPS = 2000, 1000  # the quick presets' training steps (sdm-ann: batch 16; sdm: 32)
 
 
@@ -257,32 +263,56 @@ def main() -> None:
         for key, run_id in on_board.items():
             say(f"skip {key}: on the board as {run_id}")
 
-        while (queue or running) and time.monotonic() - t0 < a.deadline:
-            if len(failed) >= 3 and not finished(work):
-                say("three runs failed and none finished: stopping")  # a broken setup, not a slow run
-                queue.clear()
-                break
-            while queue and len(running) < a.workers:
-                key, _, args = queue.pop(0)
-                running[key] = launch(key, args, work, a, logs)
-                say(f"start {key}")
-            for key, proc in list(running.items()):
-                if proc.poll() is not None:
-                    say(f"end {key} rc={proc.returncode}")
-                    del running[key]
-                    if proc.returncode:
-                        failed.append(key)
-                        print((logs / f"{key}.log").read_text()[-1500:], flush=True)
-                    say(f"packed {len(pack(work, logs, out))} finished runs")
-            time.sleep(POLL_S)
-        for key, proc in running.items():
-            os.killpg(proc.pid, signal.SIGTERM)
-            say(f"stopped {key} at the deadline")
-        for proc in running.values():
-            proc.wait(timeout=30)
+        with interrupt.deferred():
+            try:
+                run_queue(queue, running, failed, work, a, logs, out, say, t0)
+            except KeyboardInterrupt:  # a second signal: stop waiting for the next poll
+                pass
+            why = interrupt.requested()
+        stop(running, say, signal.Signals(why).name if why else "the deadline")
         say(f"not started: {', '.join(k for k, _, _ in queue) or 'none'}")
         done = pack(work, logs, out)
         say(f"packed {len(done)} finished runs")
+    if why:
+        sys.exit(130)
+
+
+def run_queue(queue, running, failed, work, a, logs, out, say, t0) -> None:
+    """Start runs while fewer than ``a.workers`` run, until the queue is empty, the deadline passes or a
+    signal asks the queue to stop; pack after each run that ends."""
+    while (queue or running) and time.monotonic() - t0 < a.deadline and not interrupt.requested():
+        if len(failed) >= 3 and not finished(work):
+            say("three runs failed and none finished: stopping")  # a broken setup, not a slow run
+            queue.clear()
+            break
+        while queue and len(running) < a.workers:
+            key, _, args = queue.pop(0)
+            running[key] = launch(key, args, work, a, logs)
+            say(f"start {key}")
+        for key, proc in list(running.items()):
+            if proc.poll() is not None:
+                say(f"end {key} rc={proc.returncode}")
+                del running[key]
+                if proc.returncode:
+                    failed.append(key)
+                    print((logs / f"{key}.log").read_text()[-1500:], flush=True)
+                say(f"packed {len(pack(work, logs, out))} finished runs")
+        time.sleep(POLL_S)
+
+
+def stop(running: dict, say, why: str) -> None:
+    """SIGTERM to each running run's process group (it saves a checkpoint at its step and exits), then
+    wait up to ``STOP_S`` for each; one still going after that is killed (its last checkpoint stays)."""
+    for key, proc in running.items():
+        os.killpg(proc.pid, signal.SIGTERM)
+        say(f"stopped {key} ({why})")
+    for key, proc in running.items():
+        try:
+            proc.wait(timeout=STOP_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            say(f"killed {key}: it did not stop within {STOP_S:.0f} s")
 
 
 if __name__ == "__main__":
