@@ -82,7 +82,7 @@ def _energy_model(plugins, name: Optional[str]):
     return None if name is None else (name, registry.get(name)())
 
 
-def preset_config(plugins):
+def preset_lookup(plugins):
     """``preset_of(record)``: the config the record's model, neuron, dataset, preset and options make with
     no other setting (:func:`sdmbench.running.configure.preset_config`), else the one the record kept when it
     was made (its plugins are not installed here); None when neither is known."""
@@ -110,7 +110,7 @@ def board_pairs(records, plugins, dataset: Optional[str] = None, baseline: Optio
     from sdmbench.board import leaderboard
 
     return leaderboard.entry_rows(records, dataset, aliases=plugins.model.aliases(),
-                                  preset_of=preset_config(plugins), baseline=baseline, energy=energy,
+                                  preset_of=preset_lookup(plugins), baseline=baseline, energy=energy,
                                   lead=plugins.extractor.first_default())
 
 
@@ -131,7 +131,7 @@ def made_elsewhere(folder: Path, plugins) -> list:
     from sdmbench.running.records import load_records
 
     records, _ = load_records(folder)
-    aliases, preset_of = plugins.model.aliases(), preset_config(plugins)
+    aliases, preset_of = plugins.model.aliases(), preset_lookup(plugins)
     return [r["run_id"] for r in records if r.get("config") and (
         not all(m in plugins.metric for m in r["config"].get("metrics") or ())
         or preset_of(dict(r, model=aliases.get(r["model"], r["model"]))) is None)]

@@ -24,7 +24,7 @@ def board(folder: Path, baseline: str, energy, seeds=None):
     """The ranked rows of the board in ``folder`` against ``baseline`` (only the runs of ``seeds``, if given)."""
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as plugins
-    from sdmbench.cli.leaderboard import preset_config
+    from sdmbench.cli.leaderboard import preset_lookup
     from sdmbench.running.records import load_records
 
     p = plugins.get()
@@ -32,7 +32,7 @@ def board(folder: Path, baseline: str, energy, seeds=None):
     if seeds is not None:
         records = [r for r in records if (r.get("config") or {}).get("seed", 0) in seeds]
     names = {r["model"] + (f"/{r['neuron']}" if r.get("neuron") else "") for r in records}
-    return [r for r in leaderboard.rows(records, aliases=p.model.aliases(), preset_of=preset_config(p),
+    return [r for r in leaderboard.rows(records, aliases=p.model.aliases(), preset_of=preset_lookup(p),
                                         baseline=baseline if baseline in names else None, energy=energy)
             if r["section"] == "ranked"]
 

@@ -96,14 +96,14 @@ def board_entries(board: Path, extractor: str) -> Dict[str, List[dict]]:
     """The records of each ranked entry of the board under ``extractor`` (its pinned protocol), one per seed."""
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as loader
-    from sdmbench.cli.leaderboard import _energy_model, preset_config
+    from sdmbench.cli.leaderboard import _energy_model, preset_lookup
     from sdmbench.running.records import load_records
 
     plugins = loader.get()
     records, _ = load_records(board)
     out: Dict[str, List[dict]] = {}
     for entry, row in leaderboard.entry_rows(records, None, aliases=plugins.model.aliases(),
-                                             preset_of=preset_config(plugins), energy=_energy_model(plugins, None)):
+                                             preset_of=preset_lookup(plugins), energy=_energy_model(plugins, None)):
         if row["section"] == "ranked" and entry.protocol.get("extractor") == extractor:
             out[entry.name] = [r for r in entry.records if r["metrics"].get("fid") is not None]
     return out

@@ -53,13 +53,13 @@ def points(folder: Path, names, dataset: str, extractor: str, device: str = "cpu
     """Per model name: [(samples seen, CPU seconds, FID, KID, train steps, seed)] of its quick-preset runs
     trained on ``device``, scored under ``extractor`` at N = 1000."""
     from sdmbench.plugin_api import loader as plugins
-    from sdmbench.cli.leaderboard import preset_config
+    from sdmbench.cli.leaderboard import preset_lookup
     from sdmbench.board.entries import normal, off_preset, views
     from sdmbench.running.records import load_records
     from sdmbench.scoring import columns as shown
 
     records, _ = load_records(folder)
-    preset_of, out = preset_config(plugins.get()), {name: [] for name in names}
+    preset_of, out = preset_lookup(plugins.get()), {name: [] for name in names}
     for r in records:
         c, name = r.get("config") or {}, label(r)
         if name not in out or r["dataset"] != dataset or c.get("preset") != "quick" or r.get("diverged"):

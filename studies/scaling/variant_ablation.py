@@ -69,14 +69,14 @@ def variants(folder: Path, model: str, reference: str, study: str, baseline: str
     then the ranked ``baseline`` entry's FID estimate per protocol."""
     from sdmbench.board import leaderboard
     from sdmbench.plugin_api import loader as plugins
-    from sdmbench.cli.leaderboard import preset_config
+    from sdmbench.cli.leaderboard import preset_lookup
     from sdmbench.board.entries import RANKED
     from sdmbench.running.records import load_records
     from sdmbench.scoring import columns
 
     p = plugins.get()
     records, _ = load_records(folder)
-    preset_of, out, ann = preset_config(p), {}, {}
+    preset_of, out, ann = preset_lookup(p), {}, {}
     fid = columns.ranking(columns.installed(p)).key
     for entry, row in leaderboard.entry_rows(records, aliases=p.model.aliases(), preset_of=preset_of,
                                              baseline=baseline, energy=energy):
