@@ -19,6 +19,9 @@ def analysis(name: str):
 
 
 scaling = analysis("compute_scaling")
+spec = importlib.util.spec_from_file_location("device_test", ROOT / "studies" / "board" / "device_test.py")
+device_test = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(device_test)
 
 
 def curve(a: float, b: float, cs):
@@ -209,9 +212,6 @@ def test_single_seed_points_on_two_devices_are_paired_across_their_settings():
     the geometric mean ratio is exactly 2 and its 95% t-interval is 2 exp(± t(0.975, 2) 0.1 / sqrt 3)."""
     import json
 
-    spec = importlib.util.spec_from_file_location("device_test", ROOT / "studies" / "board" / "device_test.py")
-    device_test = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(device_test)
     groups = {("fashion-mnist", "classifier-resnet", "sdm-ann", "-", json.dumps([{}, {"train_steps": steps}])):
               {"cuda": {0: 2 * cpu * math.exp(e)}, "cpu": {0: cpu}}
               for steps, cpu, e in ((500, 40.0, 0.1), (1000, 30.0, -0.1), (4000, 12.0, 0.0))}
@@ -221,6 +221,39 @@ def test_single_seed_points_on_two_devices_are_paired_across_their_settings():
     half = 4.302652729911275 * 0.1 / math.sqrt(3)  # scipy.stats.t.ppf(0.975, 2)
     assert "| 500, 1000, 4000 |" in row
     assert f"2.000 [{2 * math.exp(-half):.3f}, {2 * math.exp(half):.3f}]" in row
+
+
+V1252, V1300 = "Linux-6.18.44-fc-v1252-x86_64-with-glibc2.36", "Linux-6.18.44-fc-v1300-x86_64-with-glibc2.36"
+
+
+def test_two_machines_are_compared_by_welchs_test_and_named_by_what_tells_them_apart():
+    """Two seeds a side, 10 and 12 against 20 and 22: t = -10 / sqrt(2/2 + 2/2), Welch's df = 2, and for
+    df = 2 the two-sided p is 1 - |t| / sqrt(2 + t^2) in closed form."""
+    import json
+
+    key = ("fashion-mnist", "classifier-resnet", "sdm", "tsm", json.dumps([{}, {"train_steps": 1000}]))
+    groups, pair = device_test.shortened({key: {V1252: {0: 10.0, 1: 12.0}, V1300: {2: 20.0, 3: 22.0}}},
+                                         (V1252, V1300))
+    assert pair == ("v1252", "v1300")
+    row = device_test.table(groups, "fid", pair).splitlines()[-1]
+    t = -10 / math.sqrt(2)
+    assert f"| 11.00 (2) | 21.00 (2) | -10.00 | {1 - abs(t) / math.sqrt(2 + t * t):.3f} | - |" in row
+
+
+def test_the_platform_split_reads_each_runs_machine_and_refuses_more_than_two(tmp_path, capsys):
+    import json
+
+    records = sorted((ROOT / "leaderboard").glob("sdm-tsm-*/record.json"))[:3]
+    for record, platform in zip(records, (V1252, V1300, "Linux-other")):
+        data = json.loads(record.read_text())
+        data["hardware"]["platform"] = platform
+        (tmp_path / data["run_id"]).mkdir()
+        (tmp_path / data["run_id"] / "record.json").write_text(json.dumps(data))
+    groups = device_test.runs_by_side([tmp_path], "fid", "platform")
+    assert {side for by in groups.values() for side in by} == {V1252, V1300, "Linux-other"}
+    with pytest.raises(SystemExit) as refused:
+        device_test.sides(groups, "platform")
+    assert refused.value.code == 2 and "these runs have 3" in capsys.readouterr().err
 
 
 def test_the_per_level_table_gives_each_models_means_there_and_the_ratio_where_both_ran():
