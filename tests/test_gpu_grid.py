@@ -220,6 +220,7 @@ def test_a_signal_to_the_queue_stops_its_run_which_keeps_its_work_and_starts_no_
 
     monkeypatch.setattr(grid, "launch", launch)
     monkeypatch.setattr(grid, "POLL_S", 0.01)
+
     def unhandled(signum, frame):
         raise AssertionError("the queue left SIGTERM to the handler it found")
 

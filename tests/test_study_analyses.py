@@ -11,17 +11,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def analysis(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "studies" / "scaling" / f"{name}.py")
+def analysis(name: str, folder: str = "scaling"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "studies" / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 scaling = analysis("compute_scaling")
-spec = importlib.util.spec_from_file_location("device_test", ROOT / "studies" / "board" / "device_test.py")
-device_test = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(device_test)
+device_test = analysis("device_test", "board")
 
 
 def curve(a: float, b: float, cs):
